@@ -1,0 +1,33 @@
+/** Pieces every command shares: the --db option, tables, the version. */
+import { readFileSync } from 'node:fs';
+import { Option } from 'commander';
+
+export const DEFAULT_DB = './imgpipe.db';
+
+export function dbOption(): Option {
+  return new Option('--db <file>', 'the ledger (SQLite)').default(DEFAULT_DB);
+}
+
+export function imgpipeVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Left-aligned text columns; numbers right-aligned. */
+export function formatTable(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((row) => row.map(String))];
+  const widths = header.map((_, column) => Math.max(...cells.map((row) => row[column]!.length)));
+  return cells
+    .map((row, r) =>
+      row
+        .map((cell, column) => (r > 0 && typeof rows[r - 1]![column] === 'number' ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** Help text sections: examples shown under every command's --help. */
+export function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((line) => `  ${line}`).join('\n')}\n`;
+}

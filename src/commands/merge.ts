@@ -1,0 +1,37 @@
+/** `imgpipe merge`: union shard ledgers into one. */
+import { Command } from 'commander';
+import { examples } from './common.js';
+
+export function mergeCommand(): Command {
+  return new Command('merge')
+    .summary('union shard ledgers into one (refuses ledgers that disagree)')
+    .argument('<target>', 'ledger to merge into (created if missing)')
+    .argument('<shards...>', 'ledgers to merge from')
+    .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      examples([
+        'imgpipe merge all.db shard-1.db shard-2.db shard-3.db',
+        'imgpipe merge all.db shards/*.db && imgpipe status --db all.db',
+        '',
+        'The merge is all or nothing: when two ledgers hold different done results for the same',
+        '(image, task, version), it exits 2 and the target is left as it was.',
+      ]),
+    )
+    .action(async (target: string, shards: string[], flags: { json?: boolean }) => {
+      const { Ledger } = await import('../pipeline/ledger.js');
+      const { mergeLedgers } = await import('../pipeline/merge.js');
+      const ledger = Ledger.openForWrite(target);
+      try {
+        ledger.acquireLock();
+        const report = mergeLedgers(ledger, shards);
+        if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else {
+          for (const source of report.sources) process.stdout.write(`merged ${source.file}: ${source.images} images, ${source.jobs} jobs, ${source.runs} runs\n`);
+          process.stdout.write(`${target}: ${report.images} images and ${report.jobs} jobs merged from ${report.sources.length} ledgers\n`);
+        }
+      } finally {
+        ledger.close();
+      }
+    });
+}

@@ -1,0 +1,162 @@
+/**
+ * Turns `imgpipe run` flags and an optional JSON config file into validated run settings.
+ * Flags win over the config file; the config file wins over defaults. Every problem is a
+ * usage error naming the flag or key, raised before the ledger is touched.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { UsageError } from '../errors.js';
+import type { OptionValue, TaskMeta, TaskOptions } from '../tasks/contract.js';
+import { resolveTasks, TASKS } from '../tasks/registry.js';
+import { invalid, parseBoolean, parseInteger, parseKeyValues, parseNumber, parseOption } from '../validate.js';
+import { parseShard, shardFromEnvironment } from '../pipeline/shard.js';
+import type { TaskRun } from '../pipeline/plan.js';
+import type { Shard } from '../pipeline/types.js';
+
+export const DEFAULT_TASKS = ['meta'];
+export const DEFAULT_OUT = './imgpipe-out';
+
+export interface RunSettings {
+  inputs: string[];
+  db: string;
+  out: string;
+  tasks: TaskRun[];
+  requested: string[];
+  threads: number;
+  shard: Shard | undefined;
+  retryFailed: boolean;
+  force: boolean;
+  maxAttempts: number;
+  json: boolean;
+  quiet: boolean;
+  followSymlinks: boolean;
+}
+
+/** Options of `run` other than per-task ones, by their camelCase name (as in a config file). */
+export const RUN_KEYS = [
+  'inputs', 'tasks', 'db', 'out', 'concurrency', 'threads', 'shard', 'shardCount', 'retryFailed', 'force',
+  'maxAttempts', 'timeout', 'json', 'quiet', 'followSymlinks', 'config',
+] as const;
+
+export function camelCase(kebab: string): string {
+  return kebab.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+export function taskOptionFlag(task: TaskMeta, option: string): string {
+  return `--${task.name}-${option}`;
+}
+
+function readConfig(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--config: cannot read ${file}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--config: ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalid(`--config ${file}`, 'a JSON object', parsed);
+  const config: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed)) config[camelCase(key)] = value;
+  return config;
+}
+
+function taskOptionKeys(): Map<string, [TaskMeta, string]> {
+  const keys = new Map<string, [TaskMeta, string]>();
+  for (const task of TASKS) for (const option of Object.keys(task.options)) keys.set(camelCase(`${task.name}-${option}`), [task, option]);
+  return keys;
+}
+
+function parseList(where: string, raw: unknown): string[] {
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : null;
+  if (!items || items.some((item) => typeof item !== 'string')) throw invalid(where, 'a comma-separated list', raw);
+  return (items as string[]).map((item) => item.trim()).filter(Boolean);
+}
+
+export function optionsHash(options: TaskOptions): string {
+  const sorted = Object.keys(options)
+    .sort()
+    .map((key) => [key, options[key]]);
+  return createHash('sha256').update(JSON.stringify(sorted)).digest('hex').slice(0, 16);
+}
+
+/**
+ * `flags` holds only what was given on the command line (commander attribute names);
+ * `env` supplies the shard index for --shard-count.
+ */
+export function resolveRunSettings(cliInputs: string[], flags: Record<string, unknown>, env: NodeJS.ProcessEnv): RunSettings {
+  const optionKeys = taskOptionKeys();
+  const config = typeof flags.config === 'string' ? readConfig(flags.config) : {};
+  for (const key of Object.keys(config)) {
+    if (!(RUN_KEYS as readonly string[]).includes(key) && !optionKeys.has(key) || key === 'config') {
+      throw new UsageError(`--config: unknown key '${key}' (keys are run's long flags, like "tasks", "maxAttempts" or "preprocessMaxSize")`);
+    }
+  }
+  const pick = (key: string): unknown => (flags[key] !== undefined ? flags[key] : config[key]);
+  const where = (key: string, flag: string): string => (flags[key] !== undefined ? flag : `--config ${key}`);
+
+  const inputs = cliInputs.length > 0 ? cliInputs : config.inputs !== undefined ? parseList('--config inputs', config.inputs) : [];
+  const requested = pick('tasks') !== undefined ? parseList(where('tasks', '--tasks'), pick('tasks')) : DEFAULT_TASKS;
+  if (requested.length === 0) throw new UsageError('--tasks: name at least one task (see imgpipe tasks)');
+  const metas = resolveTasks(requested);
+  const names = new Set(metas.map((task) => task.name));
+
+  const threads = pick('threads') !== undefined ? parseInteger(where('threads', '--threads'), pick('threads'), 1, 1024) : os.availableParallelism();
+
+  const concurrency = pick('concurrency') !== undefined ? parseKeyValues(where('concurrency', '--concurrency'), pick('concurrency'), (w, v) => parseInteger(w, v, 1, 256)) : new Map<string, number>();
+  const timeouts = pick('timeout') !== undefined ? parseKeyValues(where('timeout', '--timeout'), pick('timeout'), (w, v) => parseNumber(w, v, 0.1, 86_400)) : new Map<string, number>();
+  for (const [flag, map] of [['--concurrency', concurrency], ['--timeout', timeouts]] as const) {
+    for (const name of map.keys()) {
+      if (!names.has(name)) throw new UsageError(`${flag}: task '${name}' is not part of this run (tasks: ${[...names].join(', ')})`);
+    }
+  }
+
+  if (pick('shard') !== undefined && pick('shardCount') !== undefined) throw new UsageError('--shard and --shard-count exclude each other: give one');
+  const shard =
+    pick('shard') !== undefined ? parseShard(pick('shard')) : pick('shardCount') !== undefined ? shardFromEnvironment(pick('shardCount'), env) : undefined;
+
+  const tasks = metas.map((meta): TaskRun => {
+    const options: Record<string, OptionValue> = {};
+    for (const [option, spec] of Object.entries(meta.options)) {
+      const key = camelCase(`${meta.name}-${option}`);
+      const raw = pick(key);
+      options[option] = raw === undefined ? spec.default : parseOption(where(key, `--${meta.name}-${option}`), spec, raw);
+    }
+    const threadsPerJob = Math.min(meta.threadsPerJob, threads);
+    return {
+      meta,
+      options,
+      optionsHash: optionsHash(options),
+      concurrency: concurrency.get(meta.name) ?? Math.max(1, Math.min(meta.concurrency, Math.floor(threads / threadsPerJob))),
+      threadsPerJob,
+      timeoutMs: (timeouts.get(meta.name) ?? meta.timeoutSeconds) * 1000,
+    };
+  });
+  for (const [key, [task]] of optionKeys) {
+    if (pick(key) !== undefined && !names.has(task.name)) {
+      throw new UsageError(`${where(key, `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)} is an option of task '${task.name}', which is not part of this run`);
+    }
+  }
+
+  const flag = (key: string, name: string): boolean => (pick(key) === undefined ? false : parseBoolean(where(key, name), pick(key)));
+  return {
+    inputs,
+    db: typeof pick('db') === 'string' ? (pick('db') as string) : './imgpipe.db',
+    out: typeof pick('out') === 'string' ? (pick('out') as string) : DEFAULT_OUT,
+    tasks,
+    requested,
+    threads,
+    shard,
+    retryFailed: flag('retryFailed', '--retry-failed'),
+    force: flag('force', '--force'),
+    maxAttempts: pick('maxAttempts') !== undefined ? parseInteger(where('maxAttempts', '--max-attempts'), pick('maxAttempts'), 1, 100) : 3,
+    json: flag('json', '--json'),
+    quiet: flag('quiet', '--quiet'),
+    followSymlinks: flag('followSymlinks', '--follow-symlinks'),
+  };
+}

@@ -1,0 +1,62 @@
+/** The end-of-run summary, for people (text) and for the ledger's runs table (counts). */
+import type { RunSettings } from './run-settings.js';
+import type { SchedulerResult } from '../pipeline/scheduler.js';
+import { formatShard } from '../pipeline/shard.js';
+import { formatTable } from './common.js';
+
+export interface RunReport {
+  runId: number;
+  durationMs: number;
+  settings: RunSettings;
+  result: SchedulerResult;
+  scanProblems: number;
+  maxRssMb: number;
+}
+
+export function runCounts(report: RunReport) {
+  const tasks = report.result.tasks;
+  const sum = (field: keyof (typeof tasks)[string]) => Object.values(tasks).reduce((total, c) => total + c[field], 0);
+  const settled = sum('done') + sum('failed');
+  return {
+    runId: report.runId,
+    status: report.result.interrupted ? 'interrupted' : 'completed',
+    durationMs: report.durationMs,
+    shard: formatShard(report.settings.shard),
+    images: { ...report.result.images, scanProblems: report.scanProblems },
+    jobs: { done: sum('done'), failed: sum('failed'), retries: sum('retries'), alreadyDone: sum('alreadyDone'), alreadyFailed: sum('alreadyFailed') },
+    jobsPerSecond: Math.round((settled / Math.max(report.durationMs / 1000, 0.001)) * 10) / 10,
+    maxRssMb: report.maxRssMb,
+    tasks,
+  };
+}
+
+export function printRunSummary(report: RunReport, out: NodeJS.WritableStream): void {
+  const counts = runCounts(report);
+  const seconds = (report.durationMs / 1000).toFixed(1);
+  const lines: string[] = [];
+  const { images } = report.result;
+  const shard = report.settings.shard ? ` (shard ${formatShard(report.settings.shard)}: ${images.inShard} of ${images.scanned} images)` : ` (${images.inShard} images)`;
+  lines.push(`imgpipe: run ${report.runId} ${counts.status} in ${seconds} s${shard}`);
+  lines.push(
+    formatTable(
+      ['task', 'done', 'failed', 'retries', 'already done', 'already failed'],
+      Object.entries(report.result.tasks).map(([name, c]) => [name, c.done, c.failed, c.retries, c.alreadyDone, c.alreadyFailed]),
+    )
+      .split('\n')
+      .map((line) => `  ${line}`)
+      .join('\n'),
+  );
+  const settled = counts.jobs.done + counts.jobs.failed;
+  if (settled === 0 && !report.result.interrupted) {
+    const retryHint = counts.jobs.alreadyFailed > 0 ? `, --retry-failed to retry the ${counts.jobs.alreadyFailed} failed` : '';
+    lines.push(`Nothing to do: all ${counts.jobs.alreadyDone + counts.jobs.alreadyFailed} jobs were already settled (--force redoes them${retryHint}).`);
+  } else {
+    lines.push(`${settled} jobs in ${seconds} s (${counts.jobsPerSecond} jobs/s); peak memory ${report.maxRssMb} MB.`);
+  }
+  const failed = counts.jobs.failed + counts.jobs.alreadyFailed;
+  if (failed > 0) lines.push(`${failed} jobs failed: imgpipe status --db ${report.settings.db} shows why; imgpipe export --state failed lists them.`);
+  if (images.duplicateKeys > 0) lines.push(`${images.duplicateKeys} images were skipped because another path had the same key (see the warnings).`);
+  if (report.scanProblems > 0) lines.push(`${report.scanProblems} manifest entries could not be read (see the warnings).`);
+  if (report.result.interrupted) lines.push('Interrupted: run the same command again to finish.');
+  out.write(`${lines.join('\n')}\n`);
+}

@@ -1,0 +1,162 @@
+/** `imgpipe run`: scan inputs, keep this shard, and run the tasks, resumably. */
+import { Command, Option } from 'commander';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { ExitCode } from '../errors.js';
+import { TASKS } from '../tasks/registry.js';
+import { classifyInputs, scanInputs, type ScanProblem } from '../pipeline/sources.js';
+import { formatShard, SHARD_INDEX_VARIABLES } from '../pipeline/shard.js';
+import { DEFAULT_DB, examples, imgpipeVersion } from './common.js';
+import { DEFAULT_OUT, DEFAULT_TASKS, resolveRunSettings, taskOptionFlag, type RunSettings } from './run-settings.js';
+import { printRunSummary, runCounts, type RunReport } from './run-summary.js';
+
+/** How long in-flight jobs may finish after Ctrl-C before they are abandoned (and stay pending). */
+const GRACE_MS = 5_000;
+
+export function runCommand(): Command {
+  const command = new Command('run')
+    .summary('process images: scan inputs and run tasks, resumably')
+    .description(
+      'Scans the inputs, records every image in the ledger and runs the tasks on each, in per-task\n' +
+        'worker pools. Interrupt it at any moment: the next run with the same ledger does exactly\n' +
+        'what is missing. Finished jobs are not redone unless the image, the task version or its\n' +
+        'options changed.\n\n' +
+        'Inputs: directories (recursive; jpg jpeg png webp avif gif tif tiff heic heif), files, globs\n' +
+        "(quote them), manifests (.txt one path per line; .jsonl {\"path\", \"id\"}; .csv with a 'path'\n" +
+        "column and optional 'id'; paths relative to the manifest) and - for paths on stdin.",
+    )
+    .argument('[inputs...]', 'directories, files, globs, manifests, or - for stdin')
+    .option('-t, --tasks <list>', `comma-separated tasks (default: ${DEFAULT_TASKS.join(',')}; see imgpipe tasks)`)
+    .option('--db <file>', `the ledger (default: ${DEFAULT_DB})`)
+    .option('-o, --out <dir>', `where artefacts are written (default: ${DEFAULT_OUT})`)
+    .option('-c, --concurrency <task=N,...>', 'worker threads per task pool (default: each task\'s own, within --threads)')
+    .option('--threads <n>', 'total thread budget for all pools (default: the number of cores)')
+    .option('--shard <i/n>', 'process only shard I of N (1-based); shards are stable across machines')
+    .option('--shard-count <n>', `process shard (${SHARD_INDEX_VARIABLES.join(' or ')}) + 1 of N`)
+    .option('--retry-failed', 'run again the jobs that failed before')
+    .option('--force', 'redo every job, even those already done')
+    .option('--max-attempts <n>', 'attempts for a job that times out or crashes its worker (default: 3)')
+    .option('--timeout <task=seconds,...>', "per-job time limit per task (default: each task's own)")
+    .option('--follow-symlinks', 'follow symbolic links while scanning (default: skip them)')
+    .option('--json', 'JSON-lines events on stdout instead of progress and summary')
+    .option('-q, --quiet', 'no progress and no summary; the exit code tells')
+    .option('--config <file>', 'JSON file with any of these options (camelCase keys); flags win');
+  for (const task of TASKS) {
+    for (const [name, spec] of Object.entries(task.options)) {
+      const choices = spec.type === 'enum' ? ` (${spec.values.join('|')})` : '';
+      const option = new Option(`${taskOptionFlag(task, name)} <value>`, `${task.name}: ${spec.description}${choices} (default: ${String(spec.default)})`);
+      command.addOption(option);
+    }
+  }
+  command.addHelpText(
+    'after',
+    examples([
+      'imgpipe run ./photos --tasks preprocess,meta',
+      'imgpipe run ./photos --tasks preprocess --preprocess-max-size 512 --preprocess-format webp',
+      'imgpipe run list.csv --tasks meta --db catalogue.db --json > events.jsonl',
+      "imgpipe run 'shop/**/*.png' --tasks meta --shard 3/8 --db shard-3.db",
+      'find /data -name "*.jpg" | imgpipe run - --tasks meta',
+      'imgpipe run ./photos --tasks meta --retry-failed',
+      '',
+      'Exit codes: 0 every job done, 1 some failed, 2 usage error, 130 interrupted.',
+    ]),
+  );
+  command.action(async (inputs: string[], flags: Record<string, unknown>) => {
+    process.exitCode = await run(inputs, flags);
+  });
+  return command;
+}
+
+async function run(cliInputs: string[], flags: Record<string, unknown>): Promise<number> {
+  const settings = resolveRunSettings(cliInputs, flags, process.env);
+  const specs = classifyInputs(settings.inputs, process.cwd());
+  // Native libraries read these once, process-wide; our pools already split the cores.
+  process.env.OMP_THREAD_LIMIT ??= '1';
+
+  // Heavy modules load only now, so that --help and usage errors stay instant.
+  const [{ Ledger }, { Scheduler }, { Progress, chooseProgressMode }] = await Promise.all([
+    import('../pipeline/ledger.js'),
+    import('../pipeline/scheduler.js'),
+    import('../pipeline/progress.js'),
+  ]);
+  const ledger = Ledger.openForWrite(settings.db);
+  try {
+    ledger.acquireLock();
+  } catch (error) {
+    ledger.db.close();
+    throw error;
+  }
+  const started = Date.now();
+  const runId = ledger.startRun({
+    argv: process.argv.slice(2),
+    cwd: process.cwd(),
+    tasks: settings.tasks.map((task) => task.meta.name),
+    shard: formatShard(settings.shard),
+    version: imgpipeVersion(),
+  });
+  const orphans = ledger.resetOrphans();
+  const progress = new Progress(chooseProgressMode(settings, process.stderr.isTTY ?? false), settings.tasks.map((task) => task.meta.name));
+  const problems: ScanProblem[] = [];
+  const scheduler = new Scheduler(
+    ledger,
+    {
+      runId,
+      tasks: settings.tasks,
+      threads: settings.threads,
+      maxAttempts: settings.maxAttempts,
+      retryFailed: settings.retryFailed,
+      force: settings.force,
+      outDir: path.resolve(settings.out),
+      shard: settings.shard,
+      graceMs: GRACE_MS,
+    },
+    progress,
+  );
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) process.exit(ExitCode.interrupted);
+    progress.warning(`${signal}: stopping; jobs in flight get ${GRACE_MS / 1000} s, the rest stay pending (again to quit at once)`);
+    scheduler.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  progress.begin({ runId, db: settings.db, out: settings.out, tasks: settings.tasks.map((t) => t.meta.name), shard: formatShard(settings.shard), threads: settings.threads, host: hostname() });
+  if (orphans > 0) progress.warning(`${orphans} jobs were left running by a process that stopped abruptly; they run again`);
+  const source = scanInputs(specs, {
+    followSymlinks: settings.followSymlinks,
+    stdin: process.stdin,
+    onProblem: (problem) => {
+      problems.push(problem);
+      progress.warning(`${problem.source}${problem.line ? `:${problem.line}` : ''}: ${problem.message} (entry skipped)`);
+    },
+  });
+  let result;
+  try {
+    result = await scheduler.run(source);
+    progress.scanFinished();
+  } finally {
+    progress.end();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const durationMs = Date.now() - started;
+  const report: RunReport = { runId, durationMs, settings, result, scanProblems: problems.length, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
+  const exitCode = exitCodeOf(report);
+  ledger.finishRun(runId, result.interrupted ? 'interrupted' : 'completed', durationMs, runCounts(report));
+  ledger.close();
+  if (settings.json) progress.event('summary', { ...runCounts(report), exitCode });
+  else if (!settings.quiet) printRunSummary(report, process.stdout);
+  return exitCode;
+}
+
+function exitCodeOf(report: RunReport): number {
+  if (report.result.interrupted) return ExitCode.interrupted;
+  const counts = Object.values(report.result.tasks);
+  const failed = counts.some((c) => c.failed > 0 || c.alreadyFailed > 0);
+  return failed || report.scanProblems > 0 || report.result.images.duplicateKeys > 0 ? ExitCode.someFailed : ExitCode.ok;
+}
+
+export type { RunSettings };

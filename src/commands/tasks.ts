@@ -1,0 +1,41 @@
+/** `imgpipe tasks`: every task with its version, prerequisites, concurrency and options. */
+import { Command } from 'commander';
+import { TASKS } from '../tasks/registry.js';
+import { taskOptionFlag } from './run-settings.js';
+import { examples } from './common.js';
+
+export function tasksCommand(): Command {
+  return new Command('tasks')
+    .summary('list the tasks, their versions, prerequisites and options')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', examples(['imgpipe tasks', 'imgpipe tasks --json | jq ".[].name"']))
+    .action((flags: { json?: boolean }) => {
+      const tasks = TASKS.map((task) => ({
+        name: task.name,
+        version: task.version,
+        description: task.description,
+        needs: task.needs,
+        concurrency: task.concurrency,
+        threadsPerJob: task.threadsPerJob,
+        timeoutSeconds: task.timeoutSeconds,
+        options: Object.entries(task.options).map(([name, spec]) => ({
+          flag: taskOptionFlag(task, name),
+          type: spec.type,
+          ...(spec.type === 'enum' ? { values: spec.values } : {}),
+          default: spec.default,
+          description: spec.description,
+        })),
+      }));
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(tasks, null, 2)}\n`);
+        return;
+      }
+      const blocks = tasks.map((task) => {
+        const head = `${task.name} (version ${task.version}) - ${task.description}`;
+        const facts = `  needs: ${task.needs.length ? task.needs.join(', ') : 'nothing'}; default concurrency ${task.concurrency}; timeout ${task.timeoutSeconds} s`;
+        const options = task.options.map((o) => `  ${o.flag} <${o.type === 'enum' ? o.values!.join('|') : o.type}>  ${o.description} (default: ${String(o.default)})`);
+        return [head, facts, ...options].join('\n');
+      });
+      process.stdout.write(`${blocks.join('\n\n')}\n`);
+    });
+}

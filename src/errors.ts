@@ -1,0 +1,37 @@
+/** Exit codes of every command (documented in the README). */
+export const ExitCode = {
+  ok: 0,
+  someFailed: 1,
+  usage: 2,
+  interrupted: 130,
+} as const;
+
+/**
+ * Stable error codes recorded in the ledger for failed jobs. Scripts match on these, so
+ * a code is never renamed; add new ones instead.
+ */
+export const ERROR_CODES = {
+  E_NOT_FOUND: 'the file does not exist (any more)',
+  E_READ: 'the file could not be read (permissions, a directory, an I/O error)',
+  E_DECODE: 'the bytes are not a decodable image (corrupt, truncated or not an image)',
+  E_UNSUPPORTED: 'an image format this build cannot decode',
+  E_TOO_LARGE: 'the image exceeds the pixel limit',
+  E_WRITE: 'an artefact could not be written under --out',
+  E_TIMEOUT: 'the job ran past its time limit (retried, then failed)',
+  E_WORKER_CRASH: 'the worker thread died on this image (retried, then failed)',
+  E_DEPENDENCY: 'a prerequisite task failed on this image',
+  E_TASK: 'the task failed for another reason (see the message)',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Codes worth another attempt: the same input may well succeed next time. */
+export const RETRIABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_TIMEOUT', 'E_WORKER_CRASH']);
+
+/** A problem with how imgpipe was invoked; reported before any work, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}

@@ -1,0 +1,144 @@
+/** Read-only questions asked of a ledger by `status` and `export`. Plain SQL, so users can ask them too. */
+import type { DB } from './ledger.js';
+import type { JobState } from './types.js';
+
+export interface TaskStateCounts {
+  task: string;
+  pending: number;
+  running: number;
+  done: number;
+  failed: number;
+}
+
+export function taskStateCounts(db: DB): TaskStateCounts[] {
+  const rows = db.prepare('SELECT task, state, count(*) AS n FROM jobs GROUP BY task, state ORDER BY task').all() as {
+    task: string;
+    state: JobState;
+    n: number;
+  }[];
+  const byTask = new Map<string, TaskStateCounts>();
+  for (const row of rows) {
+    const counts = byTask.get(row.task) ?? { task: row.task, pending: 0, running: 0, done: 0, failed: 0 };
+    counts[row.state] = row.n;
+    byTask.set(row.task, counts);
+  }
+  return [...byTask.values()];
+}
+
+export interface FailureGroup {
+  task: string;
+  code: string;
+  count: number;
+  examples: { key: string; path: string; message: string }[];
+}
+
+export function failureGroups(db: DB, limit: number, examplesPerGroup: number): FailureGroup[] {
+  const groups = db
+    .prepare(
+      `SELECT task, error_code AS code, count(*) AS count FROM jobs WHERE state = 'failed'
+       GROUP BY task, error_code ORDER BY count DESC, task, code LIMIT ?`,
+    )
+    .all(limit) as Omit<FailureGroup, 'examples'>[];
+  const examples = db.prepare(
+    `SELECT i.key, i.path, j.error_message AS message FROM jobs j JOIN images i ON i.id = j.image_id
+     WHERE j.state = 'failed' AND j.task = ? AND j.error_code IS ? ORDER BY i.key LIMIT ?`,
+  );
+  return groups.map((group) => ({ ...group, examples: examples.all(group.task, group.code, examplesPerGroup) as FailureGroup['examples'] }));
+}
+
+export interface RunRow {
+  id: number;
+  argv: string;
+  tasks: string;
+  shard: string | null;
+  host: string;
+  startedAt: string;
+  endedAt: string | null;
+  status: string;
+  durationMs: number | null;
+  counts: string | null;
+}
+
+export function lastRun(db: DB): RunRow | undefined {
+  return db
+    .prepare(
+      `SELECT id, argv, tasks, shard, host, started_at AS startedAt, ended_at AS endedAt, status, duration_ms AS durationMs, counts
+       FROM runs ORDER BY id DESC LIMIT 1`,
+    )
+    .get() as RunRow | undefined;
+}
+
+export interface DuplicateGroup {
+  sha256: string;
+  keys: string[];
+}
+
+/** Images with identical bytes (same sha256), largest groups first. */
+export function duplicateGroups(db: DB, limit: number): { groups: number; images: number; top: DuplicateGroup[] } {
+  const totals = db
+    .prepare(
+      `SELECT count(*) AS groups, coalesce(sum(n), 0) AS images FROM
+       (SELECT count(*) AS n FROM images WHERE sha256 IS NOT NULL GROUP BY sha256 HAVING n > 1)`,
+    )
+    .get() as { groups: number; images: number };
+  const top = db
+    .prepare(
+      `SELECT sha256, json_group_array(key) AS keys FROM
+       (SELECT sha256, key FROM images WHERE sha256 IN
+          (SELECT sha256 FROM images WHERE sha256 IS NOT NULL GROUP BY sha256 HAVING count(*) > 1) ORDER BY key)
+       GROUP BY sha256 ORDER BY count(*) DESC, sha256 LIMIT ?`,
+    )
+    .all(limit) as { sha256: string; keys: string }[];
+  return { ...totals, top: top.map((row) => ({ sha256: row.sha256, keys: JSON.parse(row.keys) as string[] })) };
+}
+
+export interface JobRecord {
+  key: string;
+  path: string;
+  sha256: string | null;
+  task: string;
+  state: JobState;
+  attempts: number;
+  taskVersion: number | null;
+  result: unknown;
+  artifacts: string[];
+  errorCode: string | null;
+  errorMessage: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+}
+
+export interface JobFilter {
+  task?: string;
+  state?: JobState;
+}
+
+/** Streams one record per (image, task), ordered by key then task, without loading the ledger. */
+export function* iterateJobs(db: DB, filter: JobFilter): Generator<JobRecord> {
+  const where: string[] = [];
+  const params: string[] = [];
+  if (filter.task) {
+    where.push('j.task = ?');
+    params.push(filter.task);
+  }
+  if (filter.state) {
+    where.push('j.state = ?');
+    params.push(filter.state);
+  }
+  const statement = db.prepare(
+    `SELECT i.key, i.path, i.sha256, j.task, j.state, j.attempts, j.task_version AS taskVersion, j.result, j.artifacts,
+            j.error_code AS errorCode, j.error_message AS errorMessage, j.started_at AS startedAt,
+            j.finished_at AS finishedAt, j.duration_ms AS durationMs
+     FROM jobs j JOIN images i ON i.id = j.image_id
+     ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+     ORDER BY i.key, j.task`,
+  );
+  for (const row of statement.iterate(...params) as Iterable<Record<string, unknown>>) {
+    yield {
+      ...(row as unknown as JobRecord),
+      result: row.result ? JSON.parse(row.result as string) : null,
+      artifacts: row.artifacts ? (JSON.parse(row.artifacts as string) as string[]) : [],
+    };
+  }
+}

@@ -1,0 +1,457 @@
+/**
+ * The ledger: one SQLite file (WAL) that records every image, every (image, task) job and
+ * every run. Only the main thread writes, in batched transactions; a run killed at any
+ * moment leaves it consistent, and the next run picks up exactly what is missing.
+ */
+import Database from 'better-sqlite3';
+import { existsSync, mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
+import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './ledger-schema.js';
+import type { ImageRef, JobState } from './types.js';
+
+export type DB = Database.Database;
+
+export interface ImageRow {
+  id: number;
+  key: string;
+  path: string;
+  size: number | null;
+  mtimeMs: number | null;
+  sha256: string | null;
+  seenRun: number | null;
+}
+
+export interface JobRow {
+  task: string;
+  state: JobState;
+  attempts: number;
+  taskVersion: number | null;
+  optionsHash: string | null;
+  inputSize: number | null;
+  inputMtimeMs: number | null;
+  inputSha256: string | null;
+}
+
+export interface ImageLookup {
+  ref: ImageRef;
+  image: ImageRow;
+  /** Size or mtime differ from what the ledger knew: the content may have changed. */
+  changed: boolean;
+  /** The key was already taken in this run by another path: the image is not processed. */
+  duplicateOf?: string;
+  /** The same key and path came twice in this run (overlapping inputs): already handled. */
+  repeat: boolean;
+  jobs: Map<string, JobRow>;
+}
+
+export interface RunInfo {
+  argv: string[];
+  cwd: string;
+  tasks: string[];
+  shard: string | null;
+  version: string;
+}
+
+export interface JobCompletion {
+  imageId: number;
+  task: string;
+  taskVersion: number;
+  optionsHash: string;
+  /** What the job read; the hash is unknown when reading failed. */
+  input: { size: number; mtimeMs: number; sha256: string | null } | undefined;
+  finishedAt: string;
+  durationMs: number;
+}
+
+const LOCK_STALE_MS = 30_000;
+const HEARTBEAT_MS = 5_000;
+const FLUSH_SIZE = 1_000;
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+/** Maps SQLite's errors on opening to messages that say what to do. */
+function openError(file: string, error: unknown): UsageError {
+  const err = error as { code?: string; message?: string };
+  switch (err.code) {
+    case 'SQLITE_NOTADB':
+      return new UsageError(`${file} is not an imgpipe ledger (not a SQLite database); pass another --db`);
+    case 'SQLITE_CORRUPT':
+      return new UsageError(`ledger ${file} is corrupted (${err.message}); restore a copy or start a new ledger with --db`);
+    case 'SQLITE_READONLY':
+    case 'SQLITE_READONLY_DBMOVED':
+    case 'SQLITE_READONLY_DIRECTORY':
+      return new UsageError(`ledger ${file} is read-only: imgpipe run and merge need to write it (check its permissions and its folder's)`);
+    case 'SQLITE_CANTOPEN':
+      return new UsageError(`cannot open ledger ${file} (check the path and its permissions)`);
+    case 'SQLITE_BUSY':
+      return new UsageError(`ledger ${file} is busy (another process is writing it); try again`);
+    default:
+      return new UsageError(`cannot use ledger ${file}: ${err.message ?? String(error)}`);
+  }
+}
+
+function checkIdentity(db: DB, file: string): number {
+  const applicationId = db.pragma('application_id', { simple: true }) as number;
+  const version = db.pragma('user_version', { simple: true }) as number;
+  const tables = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
+  if (applicationId !== APPLICATION_ID && tables > 0) {
+    throw new UsageError(`${file} is a SQLite database but not an imgpipe ledger; pass another --db`);
+  }
+  if (version > SCHEMA_VERSION) {
+    throw new UsageError(
+      `ledger ${file} has schema version ${version}, newer than this imgpipe understands (${SCHEMA_VERSION}); upgrade imgpipe`,
+    );
+  }
+  return version;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+type WriteOp = [Database.Statement, unknown[]];
+
+export class Ledger {
+  private readonly pendingWrites: WriteOp[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private lastHeartbeat = 0;
+  private lockHeld = false;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private constructor(
+    readonly db: DB,
+    readonly file: string,
+  ) {}
+
+  /** Opens (creating if needed) for `run` and `merge`. */
+  static openForWrite(file: string): Ledger {
+    const dir = path.dirname(path.resolve(file));
+    if (!existsSync(dir)) {
+      try {
+        mkdirSync(dir, { recursive: true });
+      } catch (error) {
+        throw new UsageError(`cannot create the ledger's folder ${dir}: ${(error as Error).message}`);
+      }
+    }
+    let db: DB | undefined;
+    try {
+      db = new Database(file);
+      const version = checkIdentity(db, file);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 5000');
+      if (version < SCHEMA_VERSION) {
+        db.transaction(() => {
+          for (const sql of MIGRATIONS.slice(version)) db!.exec(sql);
+          db!.pragma(`application_id = ${APPLICATION_ID}`);
+          db!.pragma(`user_version = ${SCHEMA_VERSION}`);
+        }).immediate();
+      }
+      db.prepare('SELECT count(*) FROM jobs').get();
+      return new Ledger(db, file);
+    } catch (error) {
+      db?.close();
+      throw error instanceof UsageError ? error : openError(file, error);
+    }
+  }
+
+  /** Opens an existing ledger without writing it, for `status` and `export`. */
+  static openForRead(file: string): Ledger {
+    if (!existsSync(file)) {
+      throw new UsageError(`no ledger at ${file} (run imgpipe run first, or pass --db FILE)`);
+    }
+    let db: DB | undefined;
+    try {
+      db = new Database(file, { readonly: true, fileMustExist: true });
+      db.pragma('busy_timeout = 5000');
+      const version = checkIdentity(db, file);
+      if (version < SCHEMA_VERSION) {
+        throw new UsageError(`ledger ${file} has schema version ${version}; run imgpipe run on it once to upgrade it`);
+      }
+      db.prepare('SELECT count(*) FROM jobs').get();
+      return new Ledger(db, file);
+    } catch (error) {
+      db?.close();
+      throw error instanceof UsageError ? error : openError(file, error);
+    }
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  // ---- the single-writer lock -------------------------------------------------------------
+
+  /**
+   * One process writes a ledger at a time. A lock left by a process that died (same host,
+   * pid gone) or that stopped heartbeating (another host) is taken over.
+   */
+  acquireLock(): void {
+    const host = hostname();
+    try {
+      this.db
+        .transaction(() => {
+          const held = this.db.prepare('SELECT host, pid, heartbeat_at AS heartbeatAt FROM lock WHERE id = 1').get() as
+            | { host: string; pid: number; heartbeatAt: string }
+            | undefined;
+          if (held) {
+            const sameHost = held.host === host;
+            const alive = sameHost
+              ? held.pid !== process.pid && isAlive(held.pid)
+              : Date.now() - Date.parse(held.heartbeatAt) < LOCK_STALE_MS;
+            if (alive) {
+              throw new UsageError(
+                `ledger ${this.file} is in use by imgpipe process ${held.pid} on ${held.host}; ` +
+                  `wait for it to finish or use another --db` +
+                  (sameHost ? '' : ` (a lock from another host is released ${LOCK_STALE_MS / 1000} s after its last heartbeat)`),
+              );
+            }
+          }
+          this.db
+            .prepare(
+              `INSERT INTO lock (id, host, pid, acquired_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)
+               ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid,
+                 acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at, run_id = NULL`,
+            )
+            .run(host, process.pid, now(), now());
+        })
+        .immediate();
+    } catch (error) {
+      throw error instanceof UsageError ? error : openError(this.file, error);
+    }
+    this.lockHeld = true;
+    this.lastHeartbeat = Date.now();
+  }
+
+  releaseLock(): void {
+    if (!this.lockHeld) return;
+    this.db.prepare('DELETE FROM lock WHERE id = 1 AND pid = ? AND host = ?').run(process.pid, hostname());
+    this.lockHeld = false;
+  }
+
+  // ---- runs ----------------------------------------------------------------------------------
+
+  startRun(info: RunInfo): number {
+    const row = this.db
+      .prepare(
+        `INSERT INTO runs (argv, cwd, tasks, shard, host, pid, imgpipe, started_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      )
+      .get(JSON.stringify(info.argv), info.cwd, info.tasks.join(','), info.shard, hostname(), process.pid, info.version, now()) as {
+      id: number;
+    };
+    this.db.prepare('UPDATE lock SET run_id = ? WHERE id = 1').run(row.id);
+    return row.id;
+  }
+
+  finishRun(runId: number, status: string, durationMs: number, counts: object): void {
+    this.flush();
+    this.db
+      .prepare('UPDATE runs SET ended_at = ?, status = ?, duration_ms = ?, counts = ? WHERE id = ?')
+      .run(now(), status, durationMs, JSON.stringify(counts), runId);
+  }
+
+  /**
+   * Jobs left `running` by a process that was killed: we hold the lock, so nobody runs them.
+   * Their attempt is not counted (attempts count finished tries only).
+   */
+  resetOrphans(): number {
+    return this.db.prepare("UPDATE jobs SET state = 'pending', started_at = NULL WHERE state = 'running'").run().changes;
+  }
+
+  // ---- scanning --------------------------------------------------------------------------------
+
+  /** Records a batch of scanned images and returns what the ledger knows of each and its jobs. */
+  lookupImages(refs: readonly ImageRef[], runId: number): ImageLookup[] {
+    const select = this.stmt(
+      'SELECT id, key, path, size, mtime_ms AS mtimeMs, sha256, seen_run AS seenRun FROM images WHERE key = ?',
+    );
+    const insert = this.stmt('INSERT INTO images (key, path, size, mtime_ms, seen_run) VALUES (?, ?, ?, ?, ?) RETURNING id');
+    const touch = this.stmt('UPDATE images SET path = ?, seen_run = ? WHERE id = ?');
+    const changed = this.stmt('UPDATE images SET path = ?, size = ?, mtime_ms = ?, sha256 = NULL, seen_run = ? WHERE id = ?');
+    const jobs = this.stmt(
+      `SELECT task, state, attempts, task_version AS taskVersion, options_hash AS optionsHash, input_size AS inputSize,
+              input_mtime_ms AS inputMtimeMs, input_sha256 AS inputSha256
+       FROM jobs WHERE image_id = ?`,
+    );
+    return this.db.transaction(() =>
+      refs.map((ref): ImageLookup => {
+        const row = select.get(ref.key) as ImageRow | undefined;
+        if (!row) {
+          const { id } = insert.get(ref.key, ref.path, ref.size, ref.mtimeMs, runId) as { id: number };
+          const image = { id, key: ref.key, path: ref.path, size: ref.size, mtimeMs: ref.mtimeMs, sha256: null, seenRun: runId };
+          return { ref, image, changed: false, repeat: false, jobs: new Map() };
+        }
+        if (row.seenRun === runId) {
+          if (row.path !== ref.path) return { ref, image: row, changed: false, repeat: false, duplicateOf: row.path, jobs: new Map() };
+          return { ref, image: row, changed: false, repeat: true, jobs: new Map() };
+        }
+        const isChanged = row.size !== ref.size || row.mtimeMs !== ref.mtimeMs;
+        if (isChanged) changed.run(ref.path, ref.size, ref.mtimeMs, runId, row.id);
+        else touch.run(ref.path, runId, row.id);
+        const image: ImageRow = isChanged
+          ? { ...row, path: ref.path, size: ref.size, mtimeMs: ref.mtimeMs, sha256: null, seenRun: runId }
+          : { ...row, path: ref.path, seenRun: runId };
+        const jobRows = new Map<string, JobRow>();
+        for (const job of jobs.all(row.id) as JobRow[]) jobRows.set(job.task, job);
+        return { ref, image, changed: isChanged, repeat: false, jobs: jobRows };
+      }),
+    )();
+  }
+
+  setImageSha(imageId: number, sha256: string): void {
+    this.enqueue(this.stmt('UPDATE images SET sha256 = ? WHERE id = ? AND sha256 IS NULL'), [sha256, imageId]);
+  }
+
+  /** A job whose done result is still valid for a changed-then-restored file: note its new stat. */
+  refreshJobIdentity(imageId: number, task: string, size: number | null, mtimeMs: number | null): void {
+    this.enqueue(this.stmt('UPDATE jobs SET input_size = ?, input_mtime_ms = ? WHERE image_id = ? AND task = ?'), [
+      size,
+      mtimeMs,
+      imageId,
+      task,
+    ]);
+  }
+
+  resultOf(imageId: number, task: string): unknown {
+    this.flush();
+    const row = this.stmt("SELECT result FROM jobs WHERE image_id = ? AND task = ? AND state = 'done'").get(imageId, task) as
+      | { result: string | null }
+      | undefined;
+    return row?.result ? JSON.parse(row.result) : null;
+  }
+
+  // ---- job state changes (buffered) ----------------------------------------------------------------
+
+  markPending(imageId: number, task: string, runId: number, resetAttempts: boolean): void {
+    this.enqueue(
+      this.stmt(
+        `INSERT INTO jobs (image_id, task, state, attempts, run_id) VALUES (?, ?, 'pending', 0, ?)
+         ON CONFLICT (image_id, task) DO UPDATE SET state = 'pending', run_id = excluded.run_id,
+           attempts = CASE WHEN ? THEN 0 ELSE jobs.attempts END,
+           result = NULL, artifacts = NULL, started_at = NULL, finished_at = NULL, duration_ms = NULL`,
+      ),
+      [imageId, task, runId, resetAttempts ? 1 : 0],
+    );
+  }
+
+  markRunning(imageId: number, task: string, runId: number): void {
+    this.enqueue(this.stmt("UPDATE jobs SET state = 'running', run_id = ?, started_at = ? WHERE image_id = ? AND task = ?"), [
+      runId,
+      now(),
+      imageId,
+      task,
+    ]);
+  }
+
+  markDone(job: JobCompletion, result: unknown, artifacts: readonly string[]): void {
+    this.enqueue(
+      this.stmt(
+        `UPDATE jobs SET state = 'done', attempts = attempts + 1, task_version = ?, options_hash = ?,
+           input_size = ?, input_mtime_ms = ?, input_sha256 = ?, result = ?, artifacts = ?,
+           error_code = NULL, error_message = NULL, finished_at = ?, duration_ms = ?
+         WHERE image_id = ? AND task = ?`,
+      ),
+      [
+        job.taskVersion,
+        job.optionsHash,
+        job.input?.size ?? null,
+        job.input?.mtimeMs ?? null,
+        job.input?.sha256 ?? null,
+        JSON.stringify(result ?? null),
+        artifacts.length > 0 ? JSON.stringify(artifacts) : null,
+        job.finishedAt,
+        job.durationMs,
+        job.imageId,
+        job.task,
+      ],
+    );
+  }
+
+  /** `final` false records a failed attempt that will be retried: the job stays pending. */
+  markFailed(job: JobCompletion, code: ErrorCode, message: string, final: boolean): void {
+    this.enqueue(
+      this.stmt(
+        `UPDATE jobs SET state = ?, attempts = attempts + 1, task_version = ?, options_hash = ?,
+           input_size = ?, input_mtime_ms = ?, input_sha256 = ?, result = NULL, artifacts = NULL,
+           error_code = ?, error_message = ?, finished_at = ?, duration_ms = ?
+         WHERE image_id = ? AND task = ?`,
+      ),
+      [
+        final ? 'failed' : 'pending',
+        job.taskVersion,
+        job.optionsHash,
+        job.input?.size ?? null,
+        job.input?.mtimeMs ?? null,
+        job.input?.sha256 ?? null,
+        code,
+        message,
+        job.finishedAt,
+        job.durationMs,
+        job.imageId,
+        job.task,
+      ],
+    );
+  }
+
+  /** A job stopped by an interruption goes back to pending, its attempt not counted. */
+  markInterrupted(imageId: number, task: string): void {
+    this.enqueue(this.stmt("UPDATE jobs SET state = 'pending', started_at = NULL WHERE image_id = ? AND task = ?"), [
+      imageId,
+      task,
+    ]);
+  }
+
+  // ---- batching --------------------------------------------------------------------------------------
+
+  private enqueue(statement: Database.Statement, params: unknown[]): void {
+    this.pendingWrites.push([statement, params]);
+    if (this.pendingWrites.length >= FLUSH_SIZE) this.flush();
+    else this.flushTimer ??= setTimeout(() => this.flush(), 100);
+  }
+
+  /** Writes everything queued in one transaction. */
+  flush(): void {
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+    if (this.pendingWrites.length === 0 && !this.heartbeatDue()) return;
+    const ops = this.pendingWrites.splice(0);
+    this.db.transaction(() => {
+      for (const [statement, params] of ops) statement.run(...params);
+      if (this.heartbeatDue()) {
+        this.stmt('UPDATE lock SET heartbeat_at = ? WHERE id = 1 AND pid = ?').run(now(), process.pid);
+        this.lastHeartbeat = Date.now();
+      }
+    })();
+  }
+
+  private heartbeatDue(): boolean {
+    return this.lockHeld && Date.now() - this.lastHeartbeat > HEARTBEAT_MS;
+  }
+
+  close(): void {
+    try {
+      this.flush();
+      this.releaseLock();
+    } finally {
+      this.db.close();
+    }
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Unions shard ledgers into one. All or nothing: every source is read and checked inside one
+ * transaction on the target, and a disagreement about the same (image, task, version) rolls
+ * the whole merge back.
+ */
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import { Ledger } from './ledger.js';
+
+interface SourceJob {
+  key: string;
+  path: string;
+  size: number | null;
+  mtimeMs: number | null;
+  sha256: string | null;
+  task: string | null;
+  state: string | null;
+  attempts: number;
+  taskVersion: number | null;
+  optionsHash: string | null;
+  inputSize: number | null;
+  inputMtimeMs: number | null;
+  inputSha256: string | null;
+  result: string | null;
+  artifacts: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  runId: number | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+}
+
+interface TargetJob {
+  state: string;
+  taskVersion: number | null;
+  optionsHash: string | null;
+  inputSha256: string | null;
+  result: string | null;
+  finishedAt: string | null;
+}
+
+export interface MergeReport {
+  sources: { file: string; images: number; jobs: number; runs: number }[];
+  images: number;
+  jobs: number;
+}
+
+const RANK: Record<string, number> = { done: 3, failed: 2, pending: 1, running: 1 };
+
+/** Which of two records of the same job the merged ledger keeps. */
+function incomingWins(incoming: SourceJob, existing: TargetJob): boolean {
+  const a = RANK[incoming.state!] ?? 0;
+  const b = RANK[existing.state] ?? 0;
+  if (a !== b) return a > b;
+  if (incoming.state === 'done' && incoming.taskVersion !== existing.taskVersion) return (incoming.taskVersion ?? 0) > (existing.taskVersion ?? 0);
+  return (incoming.finishedAt ?? '') > (existing.finishedAt ?? '');
+}
+
+function disagreement(incoming: SourceJob, existing: TargetJob): string | undefined {
+  if (incoming.state !== 'done' || existing.state !== 'done' || incoming.taskVersion !== existing.taskVersion) return undefined;
+  if (incoming.optionsHash !== existing.optionsHash) return 'computed with different options';
+  if (incoming.inputSha256 && existing.inputSha256 && incoming.inputSha256 !== existing.inputSha256) return 'computed from different file contents';
+  if (incoming.result !== existing.result) return 'different results';
+  return undefined;
+}
+
+export function mergeLedgers(target: Ledger, sourceFiles: readonly string[]): MergeReport {
+  const targetPath = path.resolve(target.file);
+  for (const file of sourceFiles) {
+    if (path.resolve(file) === targetPath) throw new UsageError(`merge: ${file} is the target itself`);
+  }
+  const sources = sourceFiles.map((file) => Ledger.openForRead(file));
+  const db = target.db;
+  const report: MergeReport = { sources: [], images: 0, jobs: 0 };
+  try {
+    const findImage = db.prepare('SELECT id, sha256 FROM images WHERE key = ?');
+    const insertImage = db.prepare('INSERT INTO images (key, path, size, mtime_ms, sha256) VALUES (?, ?, ?, ?, ?) RETURNING id');
+    const fillSha = db.prepare('UPDATE images SET sha256 = ? WHERE id = ? AND sha256 IS NULL');
+    const findJob = db.prepare(
+      `SELECT state, task_version AS taskVersion, options_hash AS optionsHash, input_sha256 AS inputSha256, result, finished_at AS finishedAt
+       FROM jobs WHERE image_id = ? AND task = ?`,
+    );
+    const upsertJob = db.prepare(
+      `INSERT OR REPLACE INTO jobs (image_id, task, state, attempts, task_version, options_hash, input_size, input_mtime_ms,
+         input_sha256, result, artifacts, error_code, error_message, run_id, started_at, finished_at, duration_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const insertRun = db.prepare(
+      `INSERT INTO runs (argv, cwd, tasks, shard, host, pid, imgpipe, started_at, ended_at, status, duration_ms, counts)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? RETURNING id`,
+    );
+
+    db.transaction(() => {
+      for (const source of sources) {
+        const runIds = new Map<number, number>();
+        const runs = source.db.prepare('SELECT * FROM runs ORDER BY id').all() as Record<string, unknown>[];
+        for (const run of runs) {
+          const { id } = insertRun.get(run.argv, run.cwd, run.tasks, run.shard, run.host, run.pid, run.imgpipe, run.started_at, run.ended_at, run.status === 'running' ? 'unfinished' : run.status, run.duration_ms, run.counts) as { id: number };
+          runIds.set(run.id as number, id);
+        }
+        const rows = source.db.prepare(
+          `SELECT i.key, i.path, i.size, i.mtime_ms AS mtimeMs, i.sha256, j.task, j.state, j.attempts, j.task_version AS taskVersion,
+                  j.options_hash AS optionsHash, j.input_size AS inputSize, j.input_mtime_ms AS inputMtimeMs,
+                  j.input_sha256 AS inputSha256, j.result, j.artifacts, j.error_code AS errorCode, j.error_message AS errorMessage,
+                  j.run_id AS runId, j.started_at AS startedAt, j.finished_at AS finishedAt, j.duration_ms AS durationMs
+           FROM images i LEFT JOIN jobs j ON j.image_id = i.id ORDER BY i.id`,
+        );
+        let images = 0;
+        let jobs = 0;
+        let lastKey: string | undefined;
+        let imageId = 0;
+        for (const row of rows.iterate() as Iterable<SourceJob>) {
+          if (row.key !== lastKey) {
+            lastKey = row.key;
+            images += 1;
+            const existing = findImage.get(row.key) as { id: number; sha256: string | null } | undefined;
+            if (existing) {
+              imageId = existing.id;
+              if (row.sha256) fillSha.run(row.sha256, imageId);
+            } else {
+              imageId = (insertImage.get(row.key, row.path, row.size, row.mtimeMs, row.sha256) as { id: number }).id;
+            }
+          }
+          if (row.task === null) continue;
+          jobs += 1;
+          const existing = findJob.get(imageId, row.task) as TargetJob | undefined;
+          if (existing) {
+            const why = disagreement(row, existing);
+            if (why) {
+              throw new UsageError(
+                `merge refused: ${source.file} and the ledgers merged before it disagree about image ${JSON.stringify(row.key)}, ` +
+                  `task ${row.task} version ${row.taskVersion} (${why}); nothing was merged`,
+              );
+            }
+            if (!incomingWins(row, existing)) continue;
+          }
+          const state = row.state === 'running' ? 'pending' : row.state;
+          upsertJob.run(imageId, row.task, state, row.attempts, row.taskVersion, row.optionsHash, row.inputSize, row.inputMtimeMs, row.inputSha256, row.result, row.artifacts, row.errorCode, row.errorMessage, row.runId === null ? null : runIds.get(row.runId) ?? null, row.startedAt, row.finishedAt, row.durationMs);
+        }
+        report.sources.push({ file: source.file, images, jobs, runs: runs.length });
+        report.images += images;
+        report.jobs += jobs;
+      }
+    }).immediate();
+  } finally {
+    for (const source of sources) source.close();
+  }
+  return report;
+}

@@ -1,0 +1,56 @@
+/**
+ * One piscina pool per task, like one service per task: its own threads, its own size, its
+ * own failures. A worker that dies or runs past its time limit is replaced by piscina; the
+ * job comes back here as a failure with a retriable code.
+ */
+import { Piscina } from 'piscina';
+import type { TaskMeta } from '../tasks/contract.js';
+import { oneLine } from '../runtime/failure.js';
+import type { WorkerData, WorkerReply, WorkerRequest } from './worker-protocol.js';
+
+const WORKER_ENTRY = new URL('./worker.js', import.meta.url).href;
+
+export class TaskPool {
+  private pool: Piscina | undefined;
+  private destroyed = false;
+
+  constructor(
+    readonly task: TaskMeta,
+    readonly size: number,
+    private readonly threadsPerJob: number,
+  ) {}
+
+  /** Threads start on the first job, so a run with nothing to do starts none. */
+  private ensure(): Piscina {
+    this.pool ??= new Piscina({
+      filename: WORKER_ENTRY,
+      minThreads: this.size,
+      maxThreads: this.size,
+      idleTimeout: 30_000,
+      concurrentTasksPerWorker: 1,
+      workerData: { threads: this.threadsPerJob } satisfies WorkerData,
+    });
+    return this.pool;
+  }
+
+  async run(request: WorkerRequest, timeoutMs: number, stop: AbortSignal): Promise<WorkerReply | 'interrupted'> {
+    const started = performance.now();
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = AbortSignal.any([timeout, stop]);
+    try {
+      return (await this.ensure().run(request, { signal })) as WorkerReply;
+    } catch (error) {
+      if (stop.aborted || this.destroyed) return 'interrupted';
+      const durationMs = performance.now() - started;
+      if (timeout.aborted) {
+        return { ok: false, code: 'E_TIMEOUT', message: `no result after ${Math.round(timeoutMs / 1000)} s; the worker was stopped`, durationMs };
+      }
+      return { ok: false, code: 'E_WORKER_CRASH', message: `worker died: ${oneLine((error as Error)?.message ?? String(error))}`, durationMs };
+    }
+  }
+
+  async destroy(): Promise<void> {
+    this.destroyed = true;
+    await this.pool?.destroy();
+  }
+}

@@ -1,0 +1,443 @@
+/**
+ * The scheduler: pulls images from the scanner, decides each (image, task) job against the
+ * ledger, and hands ready jobs to their task's pool within the thread budget. A task runs on
+ * an image once the tasks it needs are done there. Memory stays flat: the scanner is paused
+ * while too many images are in flight, and an image is forgotten once its jobs are settled.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import type { ErrorCode } from '../errors.js';
+import { RETRIABLE_CODES } from '../errors.js';
+import type { TaskName } from '../tasks/contract.js';
+import type { ImageLookup, Ledger, JobCompletion } from './ledger.js';
+import { decide, keepsAttempts, worthHashing, type TaskRun } from './plan.js';
+import { TaskPool } from './pools.js';
+import { inShard } from './shard.js';
+import type { ImageRef, Shard } from './types.js';
+import type { WorkerReply } from './worker-protocol.js';
+
+export interface SchedulerConfig {
+  runId: number;
+  /** Every task of the run, prerequisites before the tasks that need them. */
+  tasks: readonly TaskRun[];
+  threads: number;
+  maxAttempts: number;
+  retryFailed: boolean;
+  force: boolean;
+  outDir: string;
+  shard: Shard | undefined;
+  /** How long in-flight jobs may take to finish after a stop before they are abandoned. */
+  graceMs: number;
+}
+
+export interface JobEvent {
+  task: TaskName;
+  key: string;
+  path: string;
+  state: 'done' | 'failed' | 'retry';
+  code?: ErrorCode;
+  message?: string;
+  attempt: number;
+  durationMs: number;
+}
+
+/** What the scheduler tells the outside world (progress bars, JSON events, logs). */
+export interface RunObserver {
+  scanned(images: number): void;
+  planned(task: TaskName, jobs: number): void;
+  skipped(task: TaskName, state: 'done' | 'failed', jobs: number): void;
+  job(event: JobEvent): void;
+  warning(message: string): void;
+}
+
+export interface TaskCounts {
+  planned: number;
+  done: number;
+  failed: number;
+  retries: number;
+  alreadyDone: number;
+  alreadyFailed: number;
+}
+
+export interface SchedulerResult {
+  interrupted: boolean;
+  images: { scanned: number; inShard: number; outsideShard: number; duplicateKeys: number };
+  tasks: Record<TaskName, TaskCounts>;
+}
+
+interface ImagePlan {
+  imageId: number;
+  key: string;
+  path: string;
+  size: number | null;
+  mtimeMs: number | null;
+  /** Jobs of this run not yet settled. */
+  open: Set<TaskName>;
+  /** Tasks done on this image (now or before) and tasks failed on it. */
+  done: Set<TaskName>;
+  failed: Set<TaskName>;
+  results: Map<TaskName, unknown>;
+  attempts: Map<TaskName, number>;
+}
+
+const SCAN_BATCH = 256;
+
+function retryDelayMs(attempt: number): number {
+  return Math.min(250 * 2 ** (attempt - 1), 5_000) * (0.75 + Math.random() * 0.5);
+}
+
+async function hashFile(file: string): Promise<string | null> {
+  try {
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+    return hash.digest('hex');
+  } catch {
+    return null;
+  }
+}
+
+export class Scheduler {
+  private readonly tasks: Map<TaskName, TaskRun>;
+  private readonly dependents = new Map<TaskName, TaskName[]>();
+  private readonly pools = new Map<TaskName, TaskPool>();
+  private readonly ready = new Map<TaskName, ImagePlan[]>();
+  private readonly inFlight = new Map<TaskName, number>();
+  private readonly counts: Record<TaskName, TaskCounts> = {};
+  private readonly images = { scanned: 0, inShard: 0, outsideShard: 0, duplicateKeys: 0 };
+  private readonly plans = new Set<ImagePlan>();
+  private readonly stopController = new AbortController();
+  private markStopped: () => void = () => undefined;
+  private readonly stopped = new Promise<void>((resolve) => (this.markStopped = resolve));
+  private readonly highWater: number;
+  private budgetUsed = 0;
+  private retryTimers = new Set<NodeJS.Timeout>();
+  private stopping = false;
+  private rotation = 0;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly config: SchedulerConfig,
+    private readonly observer: RunObserver,
+  ) {
+    this.tasks = new Map(config.tasks.map((task) => [task.meta.name, task]));
+    for (const task of config.tasks) {
+      this.ready.set(task.meta.name, []);
+      this.inFlight.set(task.meta.name, 0);
+      this.counts[task.meta.name] = { planned: 0, done: 0, failed: 0, retries: 0, alreadyDone: 0, alreadyFailed: 0 };
+      for (const need of task.meta.needs) {
+        if (!this.dependents.has(need)) this.dependents.set(need, []);
+        this.dependents.get(need)!.push(task.meta.name);
+      }
+    }
+    this.highWater = 256 + config.threads * 16;
+  }
+
+  /** Stops dispatching; in-flight jobs get `graceMs` to finish, then are abandoned as pending. */
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.markStopped();
+    this.signal();
+  }
+
+  async run(source: AsyncIterable<ImageRef>): Promise<SchedulerResult> {
+    try {
+      // A stop must not wait for a source that blocks (stdin, a slow network mount).
+      await Promise.race([this.scan(source), this.stopped]);
+      while (!this.stopping && (this.plans.size > 0 || this.retryTimers.size > 0)) await this.nextChange();
+      if (this.stopping) await this.drain();
+    } finally {
+      for (const timer of this.retryTimers) clearTimeout(timer);
+      await Promise.all([...this.pools.values()].map((pool) => pool.destroy()));
+      this.ledger.flush();
+    }
+    return { interrupted: this.stopping, images: this.images, tasks: this.counts };
+  }
+
+  // ---- scanning ---------------------------------------------------------------------------------
+
+  private async scan(source: AsyncIterable<ImageRef>): Promise<void> {
+    let batch: ImageRef[] = [];
+    for await (const ref of source) {
+      if (this.stopping) break;
+      this.images.scanned += 1;
+      if (!inShard(ref.key, this.config.shard)) {
+        this.images.outsideShard += 1;
+        continue;
+      }
+      batch.push(ref);
+      if (batch.length >= SCAN_BATCH) {
+        await this.admit(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0 && !this.stopping) await this.admit(batch);
+    this.observer.scanned(this.images.scanned);
+  }
+
+  private async admit(refs: ImageRef[]): Promise<void> {
+    while (this.plans.size >= this.highWater && !this.stopping) await this.nextChange();
+    if (this.stopping) return;
+    const lookups = this.ledger.lookupImages(refs, this.config.runId);
+    for (const lookup of lookups) await this.planImage(lookup);
+    this.observer.scanned(this.images.scanned);
+    this.pump();
+  }
+
+  private async planImage(lookup: ImageLookup): Promise<void> {
+    const { ref, image } = lookup;
+    if (lookup.repeat) return;
+    if (lookup.duplicateOf !== undefined) {
+      this.images.duplicateKeys += 1;
+      this.observer.warning(`key ${JSON.stringify(ref.key)} is both ${lookup.duplicateOf} and ${ref.path}: the second is skipped (give manifests with ids, or run the folders with separate ledgers)`);
+      return;
+    }
+    this.images.inShard += 1;
+    const flags = { force: this.config.force, retryFailed: this.config.retryFailed };
+    if (lookup.changed && this.config.tasks.some((task) => worthHashing(task, lookup.jobs.get(task.meta.name), image))) {
+      const sha256 = await hashFile(ref.path);
+      if (sha256) {
+        image.sha256 = sha256;
+        this.ledger.setImageSha(image.id, sha256);
+      }
+    }
+
+    const plan: ImagePlan = {
+      imageId: image.id,
+      key: ref.key,
+      path: ref.path,
+      size: image.size,
+      mtimeMs: image.mtimeMs,
+      open: new Set(),
+      done: new Set(),
+      failed: new Set(),
+      results: new Map(),
+      attempts: new Map(),
+    };
+    for (const task of this.config.tasks) {
+      const name = task.meta.name;
+      const job = lookup.jobs.get(name);
+      const decision = decide(task, job, image, flags);
+      if (decision === 'done') {
+        plan.done.add(name);
+        this.counts[name]!.alreadyDone += 1;
+        this.observer.skipped(name, 'done', 1);
+        if (lookup.changed && job) this.ledger.refreshJobIdentity(image.id, name, image.size, image.mtimeMs);
+      } else if (decision === 'failed') {
+        plan.failed.add(name);
+        this.counts[name]!.alreadyFailed += 1;
+        this.observer.skipped(name, 'failed', 1);
+      } else {
+        const keep = keepsAttempts(task, job, image, flags);
+        plan.open.add(name);
+        plan.attempts.set(name, keep ? job!.attempts : 0);
+        this.ledger.markPending(image.id, name, this.config.runId, !keep);
+        this.counts[name]!.planned += 1;
+        this.observer.planned(name, 1);
+      }
+    }
+    if (plan.open.size === 0) return;
+    this.plans.add(plan);
+    if (ref.problem) {
+      // Nothing to read: every job fails now with the scanner's reason, without a worker.
+      for (const task of this.config.tasks) {
+        if (plan.open.has(task.meta.name)) this.settleFailure(plan, task, ref.problem.code, ref.problem.message, 0, undefined, true);
+      }
+      return;
+    }
+    for (const task of this.config.tasks) this.enqueueIfReady(plan, task.meta.name);
+  }
+
+  // ---- dispatching --------------------------------------------------------------------------------
+
+  private enqueueIfReady(plan: ImagePlan, name: TaskName): void {
+    if (!plan.open.has(name)) return;
+    const task = this.tasks.get(name)!;
+    if (task.meta.needs.some((need) => !plan.done.has(need))) {
+      const failedNeed = task.meta.needs.find((need) => plan.failed.has(need));
+      if (failedNeed) this.settleFailure(plan, task, 'E_DEPENDENCY', `prerequisite task ${failedNeed} failed on this image`, 0, undefined, true);
+      return;
+    }
+    this.ready.get(name)!.push(plan);
+  }
+
+  /** Starts jobs while the budget allows, taking tasks in turn so that no pool starves another. */
+  private pump(): void {
+    if (this.stopping) return;
+    const tasks = this.config.tasks;
+    let progressed = true;
+    while (progressed) {
+      progressed = false;
+      for (let i = 0; i < tasks.length; i += 1) {
+        const task = tasks[(this.rotation + i) % tasks.length]!;
+        const name = task.meta.name;
+        const queue = this.ready.get(name)!;
+        if (queue.length === 0) continue;
+        if (this.inFlight.get(name)! >= task.concurrency) continue;
+        if (this.budgetUsed + task.threadsPerJob > this.config.threads) continue;
+        this.start(queue.shift()!, task);
+        progressed = true;
+      }
+      this.rotation = (this.rotation + 1) % tasks.length;
+    }
+  }
+
+  private poolFor(task: TaskRun): TaskPool {
+    let pool = this.pools.get(task.meta.name);
+    if (!pool) {
+      pool = new TaskPool(task.meta, task.concurrency, task.threadsPerJob);
+      this.pools.set(task.meta.name, pool);
+    }
+    return pool;
+  }
+
+  private start(plan: ImagePlan, task: TaskRun): void {
+    const name = task.meta.name;
+    this.inFlight.set(name, this.inFlight.get(name)! + 1);
+    this.budgetUsed += task.threadsPerJob;
+    this.ledger.markRunning(plan.imageId, name, this.config.runId);
+    const inputs: Record<string, unknown> = {};
+    for (const need of task.meta.needs) {
+      if (!plan.results.has(need)) plan.results.set(need, this.ledger.resultOf(plan.imageId, need));
+      inputs[need] = plan.results.get(need);
+    }
+    const request = {
+      task: name,
+      module: task.meta.worker.href,
+      key: plan.key,
+      path: plan.path,
+      options: task.options,
+      inputs,
+      outDir: this.config.outDir,
+    };
+    void this.poolFor(task)
+      .run(request, task.timeoutMs, this.stopController.signal)
+      .then((reply) => this.settle(plan, task, reply))
+      .catch((error: unknown) => this.settle(plan, task, { ok: false, code: 'E_WORKER_CRASH', message: String(error), durationMs: 0 }))
+      .finally(() => {
+        this.inFlight.set(name, this.inFlight.get(name)! - 1);
+        this.budgetUsed -= task.threadsPerJob;
+        this.pump();
+        this.signal();
+      });
+  }
+
+  // ---- settling ---------------------------------------------------------------------------------------
+
+  private completion(plan: ImagePlan, task: TaskRun, reply: Exclude<WorkerReply, { ok: true }> | Extract<WorkerReply, { ok: true }> | undefined): JobCompletion {
+    const input = reply?.input ?? (plan.size !== null && plan.mtimeMs !== null ? { size: plan.size, mtimeMs: plan.mtimeMs, sha256: null } : undefined);
+    return {
+      imageId: plan.imageId,
+      task: task.meta.name,
+      taskVersion: task.meta.version,
+      optionsHash: task.optionsHash,
+      input,
+      finishedAt: new Date().toISOString(),
+      durationMs: reply?.durationMs ?? 0,
+    };
+  }
+
+  private settle(plan: ImagePlan, task: TaskRun, reply: WorkerReply | 'interrupted'): void {
+    const name = task.meta.name;
+    if (reply === 'interrupted') {
+      this.ledger.markInterrupted(plan.imageId, name);
+      return;
+    }
+    const attempt = (plan.attempts.get(name) ?? 0) + 1;
+    plan.attempts.set(name, attempt);
+    if (reply.input?.sha256) this.ledger.setImageSha(plan.imageId, reply.input.sha256);
+    if (reply.ok) {
+      this.ledger.markDone(this.completion(plan, task, reply), reply.result, reply.artifacts);
+      this.counts[name]!.done += 1;
+      plan.open.delete(name);
+      plan.done.add(name);
+      plan.results.set(name, reply.result);
+      this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'done', attempt, durationMs: reply.durationMs });
+      for (const dependent of this.dependents.get(name) ?? []) this.enqueueIfReady(plan, dependent);
+      this.release(plan);
+      return;
+    }
+    const retry = RETRIABLE_CODES.has(reply.code) && attempt < this.config.maxAttempts && !this.stopping;
+    if (retry) {
+      this.ledger.markFailed(this.completion(plan, task, reply), reply.code, reply.message, false);
+      this.counts[name]!.retries += 1;
+      this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'retry', code: reply.code, message: reply.message, attempt, durationMs: reply.durationMs });
+      const timer = setTimeout(() => {
+        this.retryTimers.delete(timer);
+        if (this.stopping) return;
+        this.ready.get(name)!.push(plan);
+        this.pump();
+      }, retryDelayMs(attempt));
+      this.retryTimers.add(timer);
+      return;
+    }
+    const message = RETRIABLE_CODES.has(reply.code) ? `${reply.message} (after ${attempt} attempts)` : reply.message;
+    this.settleFailure(plan, task, reply.code, message, reply.durationMs, reply, false);
+  }
+
+  /** Records a final failure, and fails the jobs on this image that needed it. */
+  private settleFailure(
+    plan: ImagePlan,
+    task: TaskRun,
+    code: ErrorCode,
+    message: string,
+    durationMs: number,
+    reply: WorkerReply | undefined,
+    withoutAttempt: boolean,
+  ): void {
+    const name = task.meta.name;
+    this.ledger.markFailed(this.completion(plan, task, reply), code, message, true);
+    this.counts[name]!.failed += 1;
+    plan.open.delete(name);
+    plan.failed.add(name);
+    const attempt = withoutAttempt ? plan.attempts.get(name) ?? 0 : plan.attempts.get(name) ?? 1;
+    this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'failed', code, message, attempt, durationMs });
+    for (const dependent of this.dependents.get(name) ?? []) this.enqueueIfReady(plan, dependent);
+    this.release(plan);
+  }
+
+  private release(plan: ImagePlan): void {
+    if (plan.open.size > 0) return;
+    this.plans.delete(plan);
+    this.signal();
+  }
+
+  // ---- waiting ------------------------------------------------------------------------------------------
+
+  private signal(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private nextChange(): Promise<void> {
+    return new Promise((resolve) => {
+      const previous = this.wake;
+      this.wake = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
+  private busy(): boolean {
+    for (const n of this.inFlight.values()) if (n > 0) return true;
+    return false;
+  }
+
+  /** After a stop: give in-flight jobs the grace period, then abandon the rest as pending. */
+  private async drain(): Promise<void> {
+    const deadline = Date.now() + this.config.graceMs;
+    while (this.busy() && Date.now() < deadline) {
+      const timer = setTimeout(() => this.signal(), Math.max(10, deadline - Date.now()));
+      await this.nextChange();
+      clearTimeout(timer);
+    }
+    if (this.busy()) {
+      this.stopController.abort();
+      while (this.busy()) await this.nextChange();
+    }
+  }
+}
+

@@ -1,0 +1,256 @@
+/**
+ * Inputs -> a stream of ImageRefs: directories (recursive), single files, globs, manifests
+ * (.txt, .jsonl, .csv) and `-` for paths on stdin. Everything streams: a manifest of a
+ * million lines is never held in memory, and the consumer pulls at its own pace.
+ */
+import fg from 'fast-glob';
+import { parse as parseCsv } from 'csv-parse';
+import { parse as parseCsvSync } from 'csv-parse/sync';
+import { createReadStream, openSync, readSync, closeSync, statSync, type Stats } from 'node:fs';
+import { lstat, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { UsageError } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
+import type { ImageRef } from './types.js';
+
+export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'avif', 'gif', 'tif', 'tiff', 'heic', 'heif'] as const;
+const IMAGE_PATTERN = `**/*.{${IMAGE_EXTENSIONS.join(',')}}`;
+const IMAGE_NAME = new RegExp(`\\.(${IMAGE_EXTENSIONS.join('|')})$`, 'i');
+
+type ManifestFormat = 'txt' | 'jsonl' | 'csv';
+const MANIFEST_FORMATS: Record<string, ManifestFormat> = { '.txt': 'txt', '.jsonl': 'jsonl', '.ndjson': 'jsonl', '.csv': 'csv' };
+
+export type InputSpec =
+  | { kind: 'stdin'; raw: string }
+  | { kind: 'directory'; raw: string; path: string }
+  | { kind: 'file'; raw: string; path: string }
+  | { kind: 'manifest'; raw: string; path: string; format: ManifestFormat }
+  | { kind: 'glob'; raw: string; pattern: string; base: string };
+
+/** An input entry that names no image at all (a malformed manifest line): reported, not recorded. */
+export interface ScanProblem {
+  source: string;
+  line?: number;
+  message: string;
+}
+
+export interface ScanOptions {
+  followSymlinks: boolean;
+  stdin: NodeJS.ReadableStream;
+  onProblem: (problem: ScanProblem) => void;
+}
+
+/** Paths in the ledger use forward slashes whatever the platform, so keys agree across machines. */
+function toKey(relative: string): string {
+  const normal = path.posix.normalize(relative.split(path.sep).join('/'));
+  return normal.startsWith('./') ? normal.slice(2) : normal;
+}
+
+/** The folder a glob starts from: its leading segments without glob syntax. */
+function globBase(pattern: string): string {
+  const segments = pattern.split('/');
+  const fixed: string[] = [];
+  for (const segment of segments.slice(0, -1)) {
+    if (fg.isDynamicPattern(segment)) break;
+    fixed.push(segment);
+  }
+  const base = fixed.join('/');
+  return base === '' ? (pattern.startsWith('/') ? '/' : '.') : base;
+}
+
+function csvHeader(file: string): string[] {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(64 * 1024);
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    const firstLine = buffer.subarray(0, length).toString('utf8').split(/\r?\n/, 1)[0] ?? '';
+    const rows = parseCsvSync(firstLine, { bom: true }) as string[][];
+    return (rows[0] ?? []).map((column) => column.trim());
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Checks every input before any work, so that a typo exits 2 instead of half a run. */
+export function classifyInputs(inputs: readonly string[], cwd: string): InputSpec[] {
+  if (inputs.length === 0) throw new UsageError('no inputs: give directories, files, globs, manifests or - (see imgpipe run --help)');
+  if (inputs.filter((input) => input === '-').length > 1) throw new UsageError('input - (stdin) given more than once');
+  return inputs.map((raw): InputSpec => {
+    if (raw === '-') return { kind: 'stdin', raw };
+    const absolute = path.resolve(cwd, raw);
+    let stats: Stats | undefined;
+    try {
+      stats = statSync(absolute);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new UsageError(`cannot read input ${raw}: ${(error as Error).message}`);
+      }
+    }
+    if (stats?.isDirectory()) return { kind: 'directory', raw, path: absolute };
+    if (stats) {
+      const format = MANIFEST_FORMATS[path.extname(absolute).toLowerCase()];
+      if (!format) return { kind: 'file', raw, path: absolute };
+      if (format === 'csv' && !csvHeader(absolute).includes('path')) {
+        throw new UsageError(`manifest ${raw}: its first line must name a 'path' column (and optionally 'id')`);
+      }
+      return { kind: 'manifest', raw, path: absolute, format };
+    }
+    const pattern = raw.split(path.sep).join('/');
+    if (fg.isDynamicPattern(pattern)) return { kind: 'glob', raw, pattern, base: path.resolve(cwd, globBase(pattern)) };
+    throw new UsageError(`input not found: ${raw}`);
+  });
+}
+
+function statProblem(error: NodeJS.ErrnoException): { code: ErrorCode; message: string } {
+  if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return { code: 'E_NOT_FOUND', message: 'no such file' };
+  return { code: 'E_READ', message: `cannot stat: ${error.code ?? error.message}` };
+}
+
+/** A manifest or stdin entry: named explicitly, so stat it and say precisely what is wrong. */
+async function refFromEntry(key: string, file: string, followSymlinks: boolean): Promise<ImageRef> {
+  try {
+    let stats = await lstat(file);
+    if (stats.isSymbolicLink()) {
+      if (!followSymlinks) {
+        return { key, path: file, size: null, mtimeMs: null, problem: { code: 'E_READ', message: 'is a symbolic link (pass --follow-symlinks to follow it)' } };
+      }
+      stats = await stat(file);
+    }
+    if (!stats.isFile()) {
+      return { key, path: file, size: null, mtimeMs: null, problem: { code: 'E_READ', message: 'not a regular file' } };
+    }
+    return { key, path: file, size: stats.size, mtimeMs: stats.mtimeMs };
+  } catch (error) {
+    return { key, path: file, size: null, mtimeMs: null, problem: statProblem(error as NodeJS.ErrnoException) };
+  }
+}
+
+interface Entry {
+  key: string;
+  file: string;
+}
+
+/** Stats entries a chunk at a time: parallel enough to hide latency, small enough to stay bounded. */
+async function* statInChunks(entries: AsyncIterable<Entry>, followSymlinks: boolean): AsyncGenerator<ImageRef> {
+  let chunk: Entry[] = [];
+  for await (const entry of entries) {
+    chunk.push(entry);
+    if (chunk.length >= 64) {
+      yield* await Promise.all(chunk.map((e) => refFromEntry(e.key, e.file, followSymlinks)));
+      chunk = [];
+    }
+  }
+  yield* await Promise.all(chunk.map((e) => refFromEntry(e.key, e.file, followSymlinks)));
+}
+
+async function* lines(stream: NodeJS.ReadableStream): AsyncGenerator<[string, number]> {
+  let number = 0;
+  for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+    number += 1;
+    yield [line, number];
+  }
+}
+
+function manifestKey(written: string, id: unknown): string {
+  return id !== undefined && id !== null && String(id).trim() !== '' ? String(id).trim() : toKey(written);
+}
+
+async function* manifestEntries(spec: Extract<InputSpec, { kind: 'manifest' }>, options: ScanOptions): AsyncGenerator<Entry> {
+  const folder = path.dirname(spec.path);
+  const entry = (written: string, id?: unknown): Entry => ({ key: manifestKey(written, id), file: path.resolve(folder, written) });
+  if (spec.format === 'csv') {
+    const parser = createReadStream(spec.path).pipe(
+      parseCsv({ columns: (header: string[]) => header.map((c) => c.trim()), bom: true, skip_empty_lines: true, relax_column_count: true }),
+    );
+    let line = 1;
+    for await (const record of parser as AsyncIterable<Record<string, string>>) {
+      line += 1;
+      const written = record.path?.trim();
+      if (!written) options.onProblem({ source: spec.raw, line, message: 'empty path' });
+      else yield entry(written, record.id);
+    }
+    return;
+  }
+  for await (const [text, line] of lines(createReadStream(spec.path))) {
+    const trimmed = text.trim();
+    if (trimmed === '' || (spec.format === 'txt' && trimmed.startsWith('#'))) continue;
+    if (spec.format === 'txt') {
+      yield entry(trimmed);
+      continue;
+    }
+    let record: unknown;
+    try {
+      record = JSON.parse(trimmed);
+    } catch {
+      options.onProblem({ source: spec.raw, line, message: 'not valid JSON' });
+      continue;
+    }
+    const fields = record as { path?: unknown; id?: unknown };
+    if (typeof fields?.path !== 'string' || fields.path.trim() === '') {
+      options.onProblem({ source: spec.raw, line, message: 'expected {"path": "...", "id": "..."} with a non-empty path' });
+      continue;
+    }
+    yield entry(fields.path.trim(), fields.id);
+  }
+}
+
+async function* stdinEntries(options: ScanOptions): AsyncGenerator<Entry> {
+  for await (const [text] of lines(options.stdin)) {
+    const trimmed = text.trim();
+    if (trimmed !== '') yield { key: toKey(trimmed), file: path.resolve(trimmed) };
+  }
+}
+
+interface GlobEntry {
+  path: string;
+  dirent: { isSymbolicLink(): boolean };
+  stats?: Stats;
+}
+
+async function* globRefs(pattern: string, cwd: string, base: string, filterImages: boolean, options: ScanOptions): AsyncGenerator<ImageRef> {
+  const stream = fg.stream(pattern, {
+    cwd,
+    absolute: true,
+    onlyFiles: true,
+    stats: true,
+    objectMode: true,
+    followSymbolicLinks: options.followSymlinks,
+    caseSensitiveMatch: false,
+    suppressErrors: true,
+  });
+  for await (const raw of stream) {
+    const entry = raw as unknown as GlobEntry;
+    if (!options.followSymlinks && entry.dirent.isSymbolicLink()) continue;
+    if (filterImages && !IMAGE_NAME.test(entry.path)) continue;
+    const stats = entry.stats!;
+    yield { key: toKey(path.relative(base, entry.path)), path: entry.path, size: stats.size, mtimeMs: stats.mtimeMs };
+  }
+}
+
+export async function* scanInputs(specs: readonly InputSpec[], options: ScanOptions): AsyncGenerator<ImageRef> {
+  for (const spec of specs) {
+    switch (spec.kind) {
+      case 'directory':
+        yield* globRefs(IMAGE_PATTERN, spec.path, spec.path, false, options);
+        break;
+      case 'glob':
+        yield* globRefs(spec.pattern, process.cwd(), spec.base, true, options);
+        break;
+      case 'file':
+        // Named on the command line: followed even when it is a symlink, as the user asked for it.
+        yield* statInChunks(single({ key: toKey(path.basename(spec.path)), file: spec.path }), true);
+        break;
+      case 'manifest':
+        yield* statInChunks(manifestEntries(spec, options), options.followSymlinks);
+        break;
+      case 'stdin':
+        yield* statInChunks(stdinEntries(options), options.followSymlinks);
+        break;
+    }
+  }
+}
+
+async function* single(entry: Entry): AsyncGenerator<Entry> {
+  yield entry;
+}

@@ -1,0 +1,24 @@
+/** Messages between the scheduler and its worker threads: plain, structured-cloneable data. */
+import type { ErrorCode } from '../errors.js';
+import type { TaskOptions } from '../tasks/contract.js';
+import type { InputIdentity } from './types.js';
+
+export interface WorkerRequest {
+  task: string;
+  /** URL of the task's worker module. */
+  module: string;
+  key: string;
+  path: string;
+  options: TaskOptions;
+  inputs: Record<string, unknown>;
+  outDir: string;
+}
+
+export type WorkerReply =
+  | { ok: true; result: unknown; artifacts: string[]; input: InputIdentity; durationMs: number }
+  | { ok: false; code: ErrorCode; message: string; input?: InputIdentity; durationMs: number };
+
+export interface WorkerData {
+  /** Native threads each job may use. */
+  threads: number;
+}

@@ -1,0 +1,67 @@
+/**
+ * The entry point of every pool's worker threads. It reads the image once, hashes the bytes
+ * it read (so a result is tied to exactly the content it came from), runs the task's handler
+ * and turns any failure into a stable code. Handlers are created once per thread and reused.
+ */
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { workerData } from 'node:worker_threads';
+import { TaskError, type Handler, type TaskWorkerModule } from '../tasks/contract.js';
+import { createArtifactWriter } from '../runtime/artifacts.js';
+import { classifyError } from '../runtime/failure.js';
+import type { InputIdentity } from './types.js';
+import type { WorkerData, WorkerReply, WorkerRequest } from './worker-protocol.js';
+
+const handlers = new Map<string, Promise<Handler>>();
+
+function handlerFor(request: WorkerRequest): Promise<Handler> {
+  let handler = handlers.get(request.module);
+  if (!handler) {
+    const threads = (workerData as WorkerData | undefined)?.threads ?? 1;
+    handler = import(request.module).then((module: TaskWorkerModule) => module.createHandler({ task: request.task, threads }));
+    handlers.set(request.module, handler);
+  }
+  return handler;
+}
+
+/** Reads through one descriptor so that the stat and the bytes describe the same file. */
+async function readInput(file: string): Promise<{ bytes: Buffer; input: InputIdentity }> {
+  const handle = await open(file, 'r');
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new TaskError('E_READ', 'not a regular file');
+    const bytes = await handle.readFile();
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    return { bytes, input: { size: stats.size, mtimeMs: stats.mtimeMs, sha256 } };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Milliseconds to a tenth: finer is noise, and it keeps exports readable. */
+function elapsed(started: number): number {
+  return Math.round((performance.now() - started) * 10) / 10;
+}
+
+export default async function runJob(request: WorkerRequest): Promise<WorkerReply> {
+  const started = performance.now();
+  let input: InputIdentity | undefined;
+  try {
+    const read = await readInput(request.path);
+    input = read.input;
+    const handler = await handlerFor(request);
+    const output = await handler({
+      key: request.key,
+      path: request.path,
+      bytes: read.bytes,
+      sha256: read.input.sha256,
+      options: request.options,
+      inputs: request.inputs,
+      artifacts: createArtifactWriter(request.outDir, request.task, request.key),
+    });
+    return { ok: true, result: output.result, artifacts: [...(output.artifacts ?? [])], input, durationMs: elapsed(started) };
+  } catch (error) {
+    return { ok: false, ...classifyError(error), input, durationMs: elapsed(started) };
+  }
+}

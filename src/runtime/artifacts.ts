@@ -1,0 +1,50 @@
+/**
+ * Artefacts under --out: paths derived from image keys, always inside the task's folder,
+ * written under a temporary name and renamed so that no reader ever sees half a file.
+ */
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { threadId } from 'node:worker_threads';
+import { randomBytes } from 'node:crypto';
+import { TaskError, type ArtifactWriter } from '../tasks/contract.js';
+
+/**
+ * Maps a key (which may come from a manifest: absolute, with `..`, or Windows-style) to a
+ * relative path that cannot climb out of the folder it is joined to.
+ */
+export function safeRelativePath(key: string): string {
+  const parts = key
+    .split(/[\\/]+/)
+    .filter((part) => part !== '' && part !== '.' && part !== '..')
+    .map((part) => part.replace(/^([A-Za-z]):$/, '$1_').replace(/\0/g, '_'));
+  return parts.length > 0 ? parts.join('/') : '_';
+}
+
+export async function writeAtomically(finalPath: string, data: Buffer | string): Promise<void> {
+  const temp = `${finalPath}.${process.pid}-${threadId}-${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await mkdir(path.dirname(finalPath), { recursive: true });
+    await writeFile(temp, data);
+    await rename(temp, finalPath);
+  } catch (error) {
+    await rm(temp, { force: true }).catch(() => undefined);
+    const err = error as NodeJS.ErrnoException;
+    throw new TaskError('E_WRITE', `cannot write ${finalPath}: ${err.code ?? ''} ${err.message}`.trim());
+  }
+}
+
+export function createArtifactWriter(outDir: string, task: string, key: string): ArtifactWriter {
+  const relative = safeRelativePath(key);
+  return {
+    async write(data, suffix, options = {}) {
+      const base = options.keepExtension === false ? relative.replace(/(\/|^)([^/]+?)\.[^./]+$/, '$1$2') : relative;
+      const relativeToOut = `${task}/${base}${suffix}`;
+      const finalPath = path.join(outDir, ...relativeToOut.split('/'));
+      if (!path.resolve(finalPath).startsWith(path.resolve(outDir) + path.sep)) {
+        throw new TaskError('E_WRITE', `refusing to write outside --out: ${relativeToOut}`);
+      }
+      await writeAtomically(finalPath, data);
+      return relativeToOut;
+    },
+  };
+}

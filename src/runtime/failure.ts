@@ -1,0 +1,44 @@
+/**
+ * Turns whatever a task threw into a stable (code, message) pair for the ledger. Library
+ * messages are matched here, once, so that scripts can rely on the codes.
+ */
+import type { ErrorCode } from '../errors.js';
+import { TaskError } from '../tasks/contract.js';
+
+export interface Failure {
+  code: ErrorCode;
+  message: string;
+}
+
+const NODE_ERRNO: Record<string, ErrorCode> = {
+  ENOENT: 'E_NOT_FOUND',
+  ENOTDIR: 'E_NOT_FOUND',
+  EACCES: 'E_READ',
+  EPERM: 'E_READ',
+  EISDIR: 'E_READ',
+  ELOOP: 'E_READ',
+  EIO: 'E_READ',
+};
+
+const LIBRARY_PATTERNS: [RegExp, ErrorCode][] = [
+  [/exceeds pixel limit/i, 'E_TOO_LARGE'],
+  [/unsupported (feature|codec|compression)|no decoder|not supported by this build/i, 'E_UNSUPPORTED'],
+  [/unsupported image format|input buffer is empty|premature end|corrupt|truncated|invalid|bad (huffman|marker)|not a (jpeg|png)|read error|load(_buffer)?:|vips/i, 'E_DECODE'],
+];
+
+export function classifyError(error: unknown): Failure {
+  if (error instanceof TaskError) return { code: error.code, message: oneLine(error.message) };
+  const err = error as NodeJS.ErrnoException | undefined;
+  const message = oneLine(err?.message ?? String(error));
+  if (err?.code && NODE_ERRNO[err.code]) return { code: NODE_ERRNO[err.code]!, message };
+  for (const [pattern, code] of LIBRARY_PATTERNS) {
+    if (pattern.test(message)) return { code, message };
+  }
+  return { code: 'E_TASK', message };
+}
+
+/** Ledger messages are one line: library messages often carry several. */
+export function oneLine(message: string): string {
+  const flat = message.replace(/\s*\n\s*/g, '; ').trim();
+  return flat.length > 500 ? `${flat.slice(0, 497)}...` : flat;
+}

@@ -1,0 +1,91 @@
+/**
+ * The task contract: what a task declares (its meta) and what its worker module exports.
+ * The engine reads only these types; it never imports a task's internals.
+ */
+import type { ErrorCode } from '../errors.js';
+
+export type TaskName = string;
+
+/** A task option, exposed as `--<task>-<name>` on the command line and `<task><Name>` in a config file. */
+export type OptionSpec =
+  | { type: 'integer'; default: number; min?: number; max?: number; description: string }
+  | { type: 'number'; default: number; min?: number; max?: number; description: string }
+  | { type: 'enum'; values: readonly string[]; default: string; description: string }
+  | { type: 'boolean'; default: boolean; description: string }
+  | { type: 'string'; default: string; pattern?: RegExp; patternHint?: string; description: string };
+
+export type OptionValue = number | string | boolean;
+export type TaskOptions = Readonly<Record<string, OptionValue>>;
+
+export interface TaskMeta {
+  readonly name: TaskName;
+  /** Bump when results change: done jobs of an older version are recomputed. */
+  readonly version: number;
+  readonly description: string;
+  /** Tasks whose results this one needs on the same image; they run first and arrive as `inputs`. */
+  readonly needs: readonly TaskName[];
+  /** Default pool size (worker threads) for this task. */
+  readonly concurrency: number;
+  /** Native threads one job keeps busy; counted against the run's `--threads` budget. */
+  readonly threadsPerJob: number;
+  /** Default per-job time limit. */
+  readonly timeoutSeconds: number;
+  readonly options: Readonly<Record<string, OptionSpec>>;
+  /** Module whose `createHandler` runs inside the task's worker threads. */
+  readonly worker: URL;
+}
+
+/** What a handler receives for one image. */
+export interface JobInput {
+  readonly key: string;
+  readonly path: string;
+  /** The file's bytes, read once by the engine (the same bytes its sha256 describes). */
+  readonly bytes: Buffer;
+  readonly sha256: string;
+  readonly options: TaskOptions;
+  /** Results of the prerequisite tasks on this image, by task name (each task's own result type). */
+  readonly inputs: Readonly<Record<TaskName, unknown>>;
+  /** Writes artefacts under `OUT/<task>/` atomically. */
+  readonly artifacts: ArtifactWriter;
+}
+
+export interface ArtifactWriter {
+  /**
+   * Writes `data` to `OUT/<task>/<relative path derived from the key><suffix>` through a temporary
+   * name and a rename. Returns the path relative to OUT. `keepExtension` false drops the key's
+   * own extension before adding `suffix`.
+   */
+  write(data: Buffer | string, suffix: string, options?: { keepExtension?: boolean }): Promise<string>;
+}
+
+export interface JobOutput {
+  /** Plain JSON-serialisable data: it is stored in the ledger as JSON. "Found nothing" is a result too. */
+  readonly result: unknown;
+  /** Paths relative to OUT of the files this job wrote. */
+  readonly artifacts?: readonly string[];
+}
+
+export type Handler = (job: JobInput) => Promise<JobOutput>;
+
+/** Context given to `createHandler` once per worker thread. */
+export interface WorkerContext {
+  readonly task: TaskName;
+  /** Native threads this worker may use (its share of `--threads`). */
+  readonly threads: number;
+}
+
+/** The shape of a task's worker module. Models load here, once per worker, never at import time. */
+export interface TaskWorkerModule {
+  createHandler(context: WorkerContext): Handler | Promise<Handler>;
+}
+
+/** Thrown by handlers for failures that belong to the image, with a stable code. */
+export class TaskError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TaskError';
+  }
+}
