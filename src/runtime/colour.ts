@@ -204,11 +204,34 @@ interface Cluster {
 }
 
 /**
+ * Two shades that people would call by the same name are one colour to them: report them once,
+ * as their pixel-weighted mean.
+ */
+function mergeSameName<T extends { count: number; r: number; g: number; b: number }>(clusters: T[]): T[] {
+  const byName = new Map<string, T>();
+  for (const cluster of clusters) {
+    if (cluster.count === 0) continue;
+    const name = colourName(cluster.r / cluster.count, cluster.g / cluster.count, cluster.b / cluster.count);
+    const same = byName.get(name);
+    if (!same) {
+      byName.set(name, { ...cluster });
+      continue;
+    }
+    same.count += cluster.count;
+    same.r += cluster.r;
+    same.g += cluster.g;
+    same.b += cluster.b;
+  }
+  return [...byName.values()];
+}
+
+/**
  * The main colours of an RGBA image, most common first. Pixels with alpha < 128 are ignored.
  *
  * Pixels are binned into an RGB histogram that keeps each bin's exact pixel count and channel
  * sums, then weighted k-means runs in Lab over the non-empty bins. The work is bounded by the
- * number of bins (at most MAX_POINTS), not pixels, and reported colours are exact pixel means.
+ * number of bins (at most MAX_POINTS), not pixels, and reported colours are exact means of the
+ * sampled pixels.
  */
 export function dominantColours(
   rgba: Uint8Array | Buffer,
@@ -230,7 +253,7 @@ export function dominantColours(
   const clusters = lloyd(points, seeds);
   mergeClose(clusters);
 
-  return clusters
+  return mergeSameName(clusters)
     .map((cluster) => ({ cluster, share: cluster.count / total }))
     .filter((x) => x.share >= MIN_SHARE)
     .sort((x, y) => y.share - x.share || x.cluster.lab[0] - y.cluster.lab[0])

@@ -12,6 +12,9 @@ import { summariseExif } from './exif.js';
 /** Analysis runs at a fixed scale so that sharpness values compare across resolutions. */
 const ANALYSIS_SIDE = 512;
 
+/** Below this RMS contrast there is too little detail for the Laplacian to measure focus. */
+const MIN_CONTRAST_FOR_BLUR = 0.02;
+
 const BIT_DEPTH: Record<string, number> = { uchar: 8, char: 8, ushort: 16, short: 16, uint: 32, int: 32, float: 32, double: 64 };
 
 async function analyse(job: JobInput) {
@@ -48,7 +51,8 @@ async function analyse(job: JobInput) {
       brightness: stats.brightness,
       contrast: stats.contrast,
       sharpness: stats.sharpness,
-      blurry: stats.sharpness < options['blur-threshold'],
+      // A flat image has no edges to judge focus by: say so rather than call it blurry.
+      blurry: stats.contrast < MIN_CONTRAST_FOR_BLUR ? null : stats.sharpness < options['blur-threshold'],
     },
   };
 }

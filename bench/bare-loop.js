@@ -1,0 +1,91 @@
+/**
+ * The engine suite's baseline: the same task work as `imgpipe run`, with none of its
+ * bookkeeping (no ledger, no scheduler, no per-image stat or plan). One piscina pool on
+ * imgpipe's own worker entry (dist/pipeline/worker.js), fed a file list, keeping 2x threads
+ * jobs in flight.
+ *
+ *   node bench/bare-loop.js --corpus DIR --out DIR --threads N [--task meta]
+ *
+ * The files are listed with fast-glob BEFORE the clock starts (the listing time is reported
+ * separately as listMs). The timed part (wallMs) runs from creating the pool (threads start
+ * and load the task module inside it, as in imgpipe) to the pool being destroyed.
+ * Prints one JSON line on stdout; exits 1 if any job failed.
+ */
+import fg from 'fast-glob';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Piscina } from 'piscina';
+
+const { values } = parseArgs({
+  options: {
+    corpus: { type: 'string' },
+    out: { type: 'string' },
+    threads: { type: 'string' },
+    task: { type: 'string', default: 'meta' },
+  },
+});
+if (!values.corpus || !values.out || !values.threads) {
+  process.stderr.write('usage: node bench/bare-loop.js --corpus DIR --out DIR --threads N [--task meta]\n');
+  process.exit(2);
+}
+const threads = Number(values.threads);
+const corpus = path.resolve(values.corpus);
+const outDir = path.resolve(values.out);
+
+// The task's metadata as built: its worker module and its options' defaults (what `imgpipe run`
+// uses when no option flag is given).
+const task = (await import(new URL(`../dist/tasks/${values.task}/${values.task}.js`, import.meta.url).href)).default;
+const options = Object.fromEntries(Object.entries(task.options).map(([name, spec]) => [name, spec.default]));
+const moduleUrl = task.worker.href;
+const workerEntry = new URL('../dist/pipeline/worker.js', import.meta.url).href;
+
+const listStarted = performance.now();
+const files = await fg('**/*.{jpg,jpeg,png,webp,avif,gif,tif,tiff,heic,heif}', { cwd: corpus, absolute: true, onlyFiles: true, caseSensitiveMatch: false });
+const listMs = performance.now() - listStarted;
+
+const started = performance.now();
+const pool = new Piscina({
+  filename: workerEntry,
+  minThreads: threads,
+  maxThreads: threads,
+  idleTimeout: 30_000,
+  concurrentTasksPerWorker: 1,
+  workerData: { threads: 1 },
+});
+let next = 0;
+let done = 0;
+let failed = 0;
+let firstFailure;
+const lane = async () => {
+  while (next < files.length) {
+    const file = files[next++];
+    const key = path.relative(corpus, file).split(path.sep).join('/');
+    const reply = await pool.run({ task: task.name, module: moduleUrl, key, path: file, options, inputs: {}, outDir });
+    if (reply.ok) done += 1;
+    else {
+      failed += 1;
+      firstFailure ??= `${key}: ${reply.code} ${reply.message}`;
+    }
+  }
+};
+await Promise.all(Array.from({ length: threads * 2 }, lane));
+await pool.destroy();
+const wallMs = performance.now() - started;
+
+process.stdout.write(
+  `${JSON.stringify({
+    event: 'bare-summary',
+    task: task.name,
+    threads,
+    inFlight: threads * 2,
+    files: files.length,
+    done,
+    failed,
+    firstFailure,
+    listMs,
+    wallMs,
+    jobsPerSecond: (done + failed) / (wallMs / 1000),
+    maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+  })}\n`,
+);
+process.exitCode = failed > 0 ? 1 : 0;

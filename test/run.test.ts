@@ -1,0 +1,147 @@
+/** imgpipe run end to end on the committed fixtures: results, failures, exit codes, resumability. */
+import { cpSync, existsSync, readdirSync, statSync, utimesSync, writeFileSync, symlinkSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli, FIXTURES, query, scratch, sha256File, summaryOf, events } from './helpers.js';
+
+function checksums(dir: string): Map<string, string> {
+  const sums = new Map<string, string>();
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d)) {
+      const file = path.join(d, name);
+      if (statSync(file).isDirectory()) walk(file);
+      else sums.set(file, sha256File(file));
+    }
+  };
+  walk(dir);
+  return sums;
+}
+
+describe('imgpipe run', () => {
+  it('processes good images, fails broken ones with stable codes, exits 1, and never touches inputs', async () => {
+    const work = scratch();
+    const before = checksums(path.join(FIXTURES, 'broken'));
+    const db = path.join(work, 'ledger.db');
+    const out = path.join(work, 'out');
+    const result = await cli(['run', path.join(FIXTURES, 'broken'), '--tasks', 'preprocess,meta', '--db', db, '--out', out, '--json']);
+    expect(result.code).toBe(1);
+    const summary = summaryOf(result.stdout);
+    expect(summary.exitCode).toBe(1);
+    expect(summary.jobs.done).toBe(2);
+    expect(summary.jobs.failed).toBe(6);
+
+    const failures = query<{ key: string; task: string; error_code: string; error_message: string }>(
+      db,
+      "SELECT i.key, j.task, j.error_code, j.error_message FROM jobs j JOIN images i ON i.id = j.image_id WHERE j.state = 'failed' ORDER BY i.key, j.task",
+    );
+    const codes = Object.fromEntries(failures.map((f) => [`${f.key}|${f.task}`, f.error_code]));
+    expect(codes).toEqual({
+      'empty.png|meta': 'E_DECODE',
+      'empty.png|preprocess': 'E_DECODE',
+      'not-an-image.jpg|meta': 'E_DECODE',
+      'not-an-image.jpg|preprocess': 'E_DECODE',
+      'truncated.jpg|meta': 'E_DECODE',
+      'truncated.jpg|preprocess': 'E_DECODE',
+    });
+    for (const failure of failures) expect(failure.error_message).not.toMatch(/\n/);
+    expect(existsSync(path.join(out, 'preprocess', 'good.jpg'))).toBe(true);
+    expect(existsSync(path.join(out, 'preprocess', 'truncated.jpg'))).toBe(false);
+    expect(checksums(path.join(FIXTURES, 'broken'))).toEqual(before);
+
+    const jobEvents = events(result.stdout).filter((e) => e.event === 'job');
+    expect(jobEvents).toHaveLength(8);
+    expect(jobEvents.filter((e) => e.state === 'failed').map((e) => e.code)).toEqual(Array(6).fill('E_DECODE'));
+  });
+
+  it('re-running a finished ledger does no work and says so; --retry-failed reruns only failures; --force redoes all', async () => {
+    const work = scratch();
+    const db = path.join(work, 'ledger.db');
+    const args = ['run', path.join(FIXTURES, 'broken'), '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out')];
+    expect((await cli(args)).code).toBe(1);
+
+    const again = await cli(args);
+    expect(again.code).toBe(1);
+    expect(again.stdout).toMatch(/Nothing to do: all 4 jobs were already settled/);
+    expect(again.stdout).toMatch(/--retry-failed to retry the 3 failed/);
+
+    const retry = summaryOf((await cli([...args, '--retry-failed', '--json'])).stdout);
+    expect(retry.jobs).toMatchObject({ done: 0, failed: 3, alreadyDone: 1 });
+
+    const forced = summaryOf((await cli([...args, '--force', '--json'])).stdout);
+    expect(forced.jobs).toMatchObject({ done: 1, failed: 3, alreadyDone: 0, alreadyFailed: 0 });
+    const runs = query<{ n: number }>(db, 'SELECT count(*) AS n FROM runs')[0]!.n;
+    expect(runs).toBe(4);
+  });
+
+  it('redoes a job when the file changes or the options change, and keeps it when only the mtime changes', async () => {
+    const work = scratch();
+    const input = path.join(work, 'in');
+    cpSync(path.join(FIXTURES, 'colours'), input, { recursive: true });
+    const db = path.join(work, 'ledger.db');
+    const args = ['run', input, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--json'];
+    expect(summaryOf((await cli(args)).stdout).jobs.done).toBe(2);
+
+    // Same bytes, new mtime: the content hash proves the result still holds.
+    const red = path.join(input, 'red.png');
+    utimesSync(red, new Date(), new Date(Date.now() + 60_000));
+    expect(summaryOf((await cli(args)).stdout).jobs).toMatchObject({ done: 0, alreadyDone: 2 });
+
+    // New bytes: redone.
+    cpSync(path.join(FIXTURES, 'photos', 'products', 'logo-transparent.png'), red);
+    expect(summaryOf((await cli(args)).stdout).jobs).toMatchObject({ done: 1, alreadyDone: 1 });
+
+    // Another option value: every job of that task is redone.
+    expect(summaryOf((await cli([...args, '--meta-colours', '3'])).stdout).jobs).toMatchObject({ done: 2, alreadyDone: 0 });
+  });
+
+  it('reads manifests (txt, jsonl, csv) relative to their folder, and paths on stdin', async () => {
+    const work = scratch();
+    for (const manifest of ['photos.txt', 'photos.jsonl', 'photos.csv']) {
+      const db = path.join(work, `${manifest}.db`);
+      const result = await cli(['run', path.join(FIXTURES, 'manifests', manifest), '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--json'], { cwd: work });
+      expect(result.code, result.stderr).toBe(0);
+      const keys = query<{ key: string }>(db, 'SELECT key FROM images ORDER BY key').map((r) => r.key);
+      expect(keys).toEqual(manifest === 'photos.txt' ? ['../photos/blurry.jpg', '../photos/dusk.jpg', '../photos/landscape.jpg', '../photos/products/mug.webp'] : ['sku-1', 'sku-2', 'sku-3', 'sku-4']);
+    }
+    const db = path.join(work, 'stdin.db');
+    const input = ['fixtures/colours/red.png', 'fixtures/colours/red-blue.png', 'fixtures/colours/missing.png'].join('\n');
+    const result = await cli(['run', '-', '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--json'], { input });
+    expect(result.code).toBe(1);
+    const rows = query<{ key: string; state: string; error_code: string | null }>(db, 'SELECT i.key, j.state, j.error_code FROM jobs j JOIN images i ON i.id = j.image_id ORDER BY i.key');
+    expect(rows).toEqual([
+      { key: 'fixtures/colours/missing.png', state: 'failed', error_code: 'E_NOT_FOUND' },
+      { key: 'fixtures/colours/red-blue.png', state: 'done', error_code: null },
+      { key: 'fixtures/colours/red.png', state: 'done', error_code: null },
+    ]);
+  });
+
+  it('scans directories case-insensitively, skips symlinks unless asked, and ignores a directory named x.jpg', async () => {
+    const work = scratch();
+    const input = path.join(work, 'in');
+    mkdirSync(path.join(input, 'folder.jpg'), { recursive: true });
+    cpSync(path.join(FIXTURES, 'colours', 'red.png'), path.join(input, 'UPPER.PNG'));
+    writeFileSync(path.join(input, 'notes.txt'), 'not an image');
+    symlinkSync(path.join(FIXTURES, 'colours', 'red-blue.png'), path.join(input, 'link.png'));
+    const keys = async (extra: string[]): Promise<string[]> => {
+      const db = path.join(work, `${extra.length}.db`);
+      await cli(['run', input, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet', ...extra]);
+      return query<{ key: string }>(db, 'SELECT key FROM images ORDER BY key').map((r) => r.key);
+    };
+    expect(await keys([])).toEqual(['UPPER.PNG']);
+    expect(await keys(['--follow-symlinks'])).toEqual(['UPPER.PNG', 'link.png']);
+  });
+
+  it('takes globs, keyed relative to the glob base, and options from a config file', async () => {
+    const work = scratch();
+    const config = path.join(work, 'imgpipe.json');
+    writeFileSync(config, JSON.stringify({ tasks: ['preprocess'], preprocessMaxSize: 32, 'preprocess-format': 'png', out: path.join(work, 'out') }));
+    const db = path.join(work, 'ledger.db');
+    const result = await cli(['run', 'fixtures/orientation/[1-3].jpg', '--config', config, '--db', db, '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const rows = query<{ key: string; result: string }>(db, 'SELECT i.key, j.result FROM jobs j JOIN images i ON i.id = j.image_id ORDER BY i.key');
+    expect(rows.map((r) => r.key)).toEqual(['1.jpg', '2.jpg', '3.jpg']);
+    const first = JSON.parse(rows[0]!.result);
+    expect(first).toMatchObject({ output: 'preprocess/1.jpg.png', format: 'png', after: { width: 32, height: 21 } });
+    expect(existsSync(path.join(work, 'out', 'preprocess', '1.jpg.png'))).toBe(true);
+  });
+});

@@ -1,0 +1,104 @@
+/** Sharding: a stable partition of keys, and sharded runs that merge into one unsharded result. */
+import { writeFileSync, copyFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { inShard, parseShard, shardFromEnvironment, shardOf } from '../src/pipeline/shard.js';
+import { cli, makeImages, query, resultsOf, scratch, summaryOf } from './helpers.js';
+
+function shuffled<T>(items: T[], seed: number): T[] {
+  const copy = [...items];
+  let state = seed;
+  for (let i = copy.length - 1; i > 0; i -= 1) {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    const j = state % (i + 1);
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}
+
+describe('shard partition', () => {
+  const keys = Array.from({ length: 5000 }, (_, i) => `folder-${i % 17}/image-${i}.jpg`);
+
+  it('is disjoint and covering, balanced, and independent of input order', () => {
+    for (const count of [1, 2, 3, 8]) {
+      const owners = keys.map((key) => [1, 2, 3, 4, 5, 6, 7, 8].slice(0, count).filter((index) => inShard(key, { index, count })));
+      expect(owners.every((o) => o.length === 1)).toBe(true);
+      const sizes = Array.from({ length: count }, (_, i) => owners.filter((o) => o[0] === i + 1).length);
+      for (const size of sizes) expect(Math.abs(size - keys.length / count)).toBeLessThan(keys.length / count * 0.1);
+      const order1 = keys.filter((key) => shardOf(key, count) === 1);
+      const order2 = shuffled(keys, 7).filter((key) => shardOf(key, count) === 1).sort();
+      expect(order2).toEqual([...order1].sort());
+    }
+  });
+
+  it('parses I/N and takes the index from Kubernetes or AWS Batch', () => {
+    expect(parseShard('3/8')).toEqual({ index: 3, count: 8 });
+    for (const bad of ['0/8', '9/8', '3', 'a/b', '3/0']) expect(() => parseShard(bad)).toThrow(/--shard: expected I\/N/);
+    expect(shardFromEnvironment('4', { JOB_COMPLETION_INDEX: '0' })).toEqual({ index: 1, count: 4 });
+    expect(shardFromEnvironment('4', { AWS_BATCH_JOB_ARRAY_INDEX: '3' })).toEqual({ index: 4, count: 4 });
+    expect(() => shardFromEnvironment('4', { AWS_BATCH_JOB_ARRAY_INDEX: '4' })).toThrow(/AWS_BATCH_JOB_ARRAY_INDEX/);
+    expect(() => shardFromEnvironment('4', {})).toThrow(/JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX/);
+  });
+});
+
+describe('sharded runs', () => {
+  it('three shards merged equal one unsharded run, and a disagreeing ledger is refused', async () => {
+    const work = scratch();
+    const input = path.join(work, 'photos');
+    await makeImages(input, 60, [96, 64]);
+    const whole = path.join(work, 'whole.db');
+    expect((await cli(['run', input, '--tasks', 'preprocess,meta', '--db', whole, '--out', path.join(work, 'out-whole'), '--quiet'])).code).toBe(0);
+
+    const shards: string[] = [];
+    let covered = 0;
+    for (let index = 0; index < 3; index += 1) {
+      const db = path.join(work, `shard-${index}.db`);
+      // The index the way a Kubernetes Indexed Job gives it (0-based).
+      const result = await cli(['run', input, '--tasks', 'preprocess,meta', '--shard-count', '3', '--db', db, '--out', path.join(work, 'out'), '--json'], {
+        env: { JOB_COMPLETION_INDEX: String(index) },
+      });
+      expect(result.code, result.stderr).toBe(0);
+      const summary = summaryOf(result.stdout);
+      expect(summary.shard).toBe(`${index + 1}/3`);
+      covered += summary.images.inShard;
+      shards.push(db);
+    }
+    expect(covered).toBe(60);
+
+    const merged = path.join(work, 'merged.db');
+    const merge = await cli(['merge', merged, ...shards]);
+    expect(merge.code, merge.stderr).toBe(0);
+    expect(merge.stdout).toMatch(/120 jobs merged from 3 ledgers/);
+    expect(resultsOf(merged)).toEqual(resultsOf(whole));
+    const status = JSON.parse((await cli(['status', '--db', merged, '--json'])).stdout);
+    expect(status.tasks).toEqual([
+      { task: 'meta', pending: 0, running: 0, done: 60, failed: 0 },
+      { task: 'preprocess', pending: 0, running: 0, done: 60, failed: 0 },
+    ]);
+
+    // Merging the same shards again changes nothing.
+    expect((await cli(['merge', merged, ...shards])).code).toBe(0);
+    expect(resultsOf(merged)).toEqual(resultsOf(whole));
+
+    // A ledger whose done result differs for the same (image, task, version) is refused, all or nothing.
+    const tampered = path.join(work, 'tampered.db');
+    copyFileSync(shards[0]!, tampered);
+    const Database = (await import('better-sqlite3')).default;
+    const connection = new Database(tampered);
+    connection.prepare("UPDATE jobs SET result = '{\"format\":\"forged\"}' WHERE task = 'meta' AND image_id = (SELECT min(image_id) FROM jobs)").run();
+    connection.close();
+    const target = path.join(work, 'target.db');
+    const refused = await cli(['merge', target, shards[1]!, shards[0]!, tampered]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/merge refused: .*tampered\.db .* disagree about image .* task meta version 1 \(different results\); nothing was merged/);
+    expect(query<{ n: number }>(target, 'SELECT count(*) AS n FROM jobs')[0]!.n).toBe(0);
+  });
+
+  it('records the shard of each run in the ledger', async () => {
+    const work = scratch();
+    writeFileSync(path.join(work, 'list.txt'), '');
+    const db = path.join(work, 'l.db');
+    await cli(['run', path.join(work, 'list.txt'), '--shard', '2/4', '--db', db, '--quiet']);
+    expect(query(db, 'SELECT shard, status FROM runs')).toEqual([{ shard: '2/4', status: 'completed' }]);
+  });
+});

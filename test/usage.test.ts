@@ -1,0 +1,127 @@
+/** Usage errors exit 2 naming the problem, before any work and before the ledger is touched. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { cli, FIXTURES, scratch } from './helpers.js';
+
+describe('usage errors', () => {
+  const photos = path.join(FIXTURES, 'colours');
+  const cases: [string, string[], RegExp][] = [
+    ['unknown task', ['--tasks', 'meta,ocrr'], /unknown task 'ocrr'/],
+    ['unknown flag', ['--bogus'], /unknown option '--bogus'/],
+    ['bad shard', ['--shard', '9/8'], /--shard: expected I\/N/],
+    ['shard and shard-count', ['--shard', '1/2', '--shard-count', '2'], /--shard and --shard-count exclude each other/],
+    ['shard-count without an index', ['--shard-count', '4'], /JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX/],
+    ['bad concurrency', ['--concurrency', 'meta=zero'], /--concurrency \(meta\): expected an integer from 1 to 256, got "zero"/],
+    ['concurrency for a task not in the run', ['--concurrency', 'preprocess=2'], /--concurrency: task 'preprocess' is not part of this run/],
+    ['bad task option', ['--tasks', 'preprocess', '--preprocess-quality', '200'], /--preprocess-quality: expected an integer from 1 to 100, got "200"/],
+    ['bad enum option', ['--tasks', 'preprocess', '--preprocess-format', 'bmp'], /--preprocess-format: expected one of jpeg, png, webp, avif, same, got "bmp"/],
+    ['option of a task not in the run', ['--preprocess-quality', '80'], /--preprocess-quality is an option of task 'preprocess', which is not part of this run/],
+    ['bad timeout', ['--timeout', 'meta=-1'], /--timeout \(meta\): expected a number/],
+  ];
+  for (const [name, flags, message] of cases) {
+    it(`${name}: exit 2 with a clear message, no ledger created`, async () => {
+      const work = scratch();
+      const db = path.join(work, 'ledger.db');
+      const result = await cli(['run', photos, '--db', db, ...flags], { env: { JOB_COMPLETION_INDEX: '', AWS_BATCH_JOB_ARRAY_INDEX: '' } });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(message);
+      expect(existsSync(db)).toBe(false);
+    });
+  }
+
+  it('a missing input, no input, or a bad config file: exit 2 before the ledger', async () => {
+    const work = scratch();
+    const db = path.join(work, 'ledger.db');
+    const missing = await cli(['run', path.join(work, 'nope'), '--db', db]);
+    expect([missing.code, missing.stderr]).toEqual([2, expect.stringMatching(/input not found: .*nope/)]);
+    const none = await cli(['run', '--db', db]);
+    expect([none.code, none.stderr]).toEqual([2, expect.stringMatching(/no inputs/)]);
+    const config = path.join(work, 'c.json');
+    writeFileSync(config, JSON.stringify({ tasks: 'meta', maxAtempts: 3 }));
+    const bad = await cli(['run', photos, '--db', db, '--config', config]);
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/--config: unknown key 'maxAtempts'/)]);
+    writeFileSync(config, '{ not json');
+    expect((await cli(['run', photos, '--db', db, '--config', config])).stderr).toMatch(/is not valid JSON/);
+    const csv = path.join(work, 'list.csv');
+    writeFileSync(csv, 'file,id\na.jpg,1\n');
+    expect((await cli(['run', csv, '--db', db])).stderr).toMatch(/its first line must name a 'path' column/);
+    expect(existsSync(db)).toBe(false);
+  });
+
+  it('refuses a file that is not a ledger, a ledger from a newer imgpipe, and a ledger in use', async () => {
+    const work = scratch();
+    const text = path.join(work, 'notes.db');
+    writeFileSync(text, 'just some text, certainly not SQLite, long enough to have a header........................................................');
+    const notDb = await cli(['run', photos, '--db', text]);
+    expect([notDb.code, notDb.stderr]).toEqual([2, expect.stringMatching(/is not an imgpipe ledger/)]);
+    expect(readFileSync(text, 'utf8')).toMatch(/^just some text/);
+
+    const newer = path.join(work, 'newer.db');
+    const connection = new Database(newer);
+    connection.pragma(`application_id = ${0x696d6770}`);
+    connection.pragma('user_version = 99');
+    connection.exec('CREATE TABLE future (x)');
+    connection.close();
+    const future = await cli(['status', '--db', newer]);
+    expect([future.code, future.stderr]).toEqual([2, expect.stringMatching(/schema version 99, newer than this imgpipe understands/)]);
+
+    const busy = path.join(work, 'busy.db');
+    expect((await cli(['run', photos, '--db', busy, '--quiet'])).code).toBe(0);
+    const held = new Database(busy);
+    held.prepare('INSERT INTO lock (id, host, pid, acquired_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)').run(hostname(), process.pid, new Date().toISOString(), new Date().toISOString());
+    held.close();
+    const refused = await cli(['run', photos, '--db', busy, '--force']);
+    expect([refused.code, refused.stderr]).toEqual([2, expect.stringMatching(new RegExp(`in use by imgpipe process ${process.pid}`))]);
+
+    const missing = await cli(['status', '--db', path.join(work, 'none.db')]);
+    expect([missing.code, missing.stderr]).toEqual([2, expect.stringMatching(/no ledger at/)]);
+    expect((await cli(['export', '--db', busy, '--format', 'xml'])).stderr).toMatch(/--format: expected one of jsonl, csv, got "xml"/);
+  });
+
+  it('a lock left by a process that died is taken over', async () => {
+    const work = scratch();
+    const db = path.join(work, 'l.db');
+    expect((await cli(['run', photos, '--db', db, '--quiet'])).code).toBe(0);
+    const held = new Database(db);
+    // pid 2^22 - 1 is beyond Linux's default pid_max: no such process.
+    held.prepare('INSERT INTO lock (id, host, pid, acquired_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)').run(hostname(), 4194303, new Date().toISOString(), new Date().toISOString());
+    held.close();
+    expect((await cli(['run', photos, '--db', db, '--quiet'])).code).toBe(0);
+  });
+});
+
+describe('help and introspection', () => {
+  it('every command has --help with examples', async () => {
+    for (const command of [[], ['run'], ['status'], ['export'], ['merge'], ['tasks']]) {
+      const result = await cli([...command, '--help']);
+      expect(result.code, command.join(' ')).toBe(0);
+      expect(result.stdout, command.join(' ')).toMatch(/Examples:/);
+    }
+  });
+
+  it('imgpipe tasks lists each task with version, prerequisites, concurrency and options', async () => {
+    const text = await cli(['tasks']);
+    expect(text.stdout).toMatch(/^preprocess \(version 1\)/m);
+    expect(text.stdout).toMatch(/--preprocess-max-size <integer>/);
+    const tasks = JSON.parse((await cli(['tasks', '--json'])).stdout) as { name: string; needs: string[]; concurrency: number; options: { flag: string }[] }[];
+    expect(tasks.map((t) => t.name)).toEqual(['preprocess', 'meta']);
+    expect(tasks[1]!.options.map((o) => o.flag)).toContain('--meta-blur-threshold');
+  });
+
+  it('export writes CSV with quoting and JSON lines with results', async () => {
+    const work = scratch();
+    const db = path.join(work, 'l.db');
+    await cli(['run', path.join(FIXTURES, 'broken'), '--db', db, '--quiet']);
+    const csvFile = path.join(work, 'out.csv');
+    expect((await cli(['export', '--db', db, '--format', 'csv', '--output', csvFile])).code).toBe(0);
+    const lines = readFileSync(csvFile, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('key,path,sha256,task,state,attempts,taskVersion,errorCode,errorMessage,startedAt,finishedAt,durationMs,artifacts,result');
+    expect(lines).toHaveLength(5);
+    expect(lines.find((l) => l.startsWith('good.jpg'))).toMatch(/,"\{""format"":""jpeg""/);
+    const failed = (await cli(['export', '--db', db, '--state', 'failed'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(failed.map((r) => [r.key, r.error.code])).toEqual([['empty.png', 'E_DECODE'], ['not-an-image.jpg', 'E_DECODE'], ['truncated.jpg', 'E_DECODE']]);
+  });
+});
