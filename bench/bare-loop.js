@@ -2,9 +2,9 @@
  * The engine suite's baseline: the same task work as `imgpipe run`, with none of its
  * bookkeeping (no ledger, no scheduler, no per-image stat or plan). One piscina pool on
  * imgpipe's own worker entry (dist/pipeline/worker.js), fed a file list, keeping 2x threads
- * jobs in flight.
+ * jobs in flight (--in-flight changes that, for experiments).
  *
- *   node bench/bare-loop.js --corpus DIR --out DIR --threads N [--task meta]
+ *   node bench/bare-loop.js --corpus DIR --out DIR --threads N [--task meta] [--in-flight K]
  *
  * The files are listed with fast-glob BEFORE the clock starts (the listing time is reported
  * separately as listMs). The timed part (wallMs) runs from creating the pool (threads start
@@ -22,6 +22,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     threads: { type: 'string' },
     task: { type: 'string', default: 'meta' },
+    'in-flight': { type: 'string' },
   },
 });
 if (!values.corpus || !values.out || !values.threads) {
@@ -29,6 +30,7 @@ if (!values.corpus || !values.out || !values.threads) {
   process.exit(2);
 }
 const threads = Number(values.threads);
+const inFlight = values['in-flight'] ? Number(values['in-flight']) : threads * 2;
 const corpus = path.resolve(values.corpus);
 const outDir = path.resolve(values.out);
 
@@ -68,7 +70,7 @@ const lane = async () => {
     }
   }
 };
-await Promise.all(Array.from({ length: threads * 2 }, lane));
+await Promise.all(Array.from({ length: inFlight }, lane));
 await pool.destroy();
 const wallMs = performance.now() - started;
 
@@ -77,7 +79,7 @@ process.stdout.write(
     event: 'bare-summary',
     task: task.name,
     threads,
-    inFlight: threads * 2,
+    inFlight,
     files: files.length,
     done,
     failed,

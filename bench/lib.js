@@ -92,7 +92,7 @@ function gitRevision() {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dirty ? `${commit} (src/ has uncommitted changes)` : commit;
+    return dirty ? `${commit} + uncommitted changes in src/` : commit;
   } catch {
     return 'unknown';
   }
@@ -128,7 +128,7 @@ export function formatNumber(value, digits) {
 export function formatStats(s, { unit = '', scale = 1, digits } = {}) {
   if (!s) return '—';
   const f = (v) => formatNumber(v * scale, digits);
-  const suffix = unit ? ` ${unit}` : '';
+  const suffix = !unit ? '' : unit === '×' || unit === '%' ? unit : ` ${unit}`;
   return s.n > 1 ? `${f(s.median)}${suffix} [${f(s.min)}–${f(s.max)}]` : `${f(s.median)}${suffix}`;
 }
 

@@ -91,10 +91,10 @@ function machineList(machine) {
   ].join('\n');
 }
 
-function renderReport(suites, results, previous) {
+function renderReport(suites, results, previous, resultsName) {
   const entries = Object.values(results.suites);
   const latest = entries.reduce((a, b) => (a && a.date > b.date ? a : b), undefined);
-  const lines = ['# imgpipe benchmarks', '', `Generated ${new Date().toISOString()} by \`npm run bench\` (bench/run.js); raw numbers in \`bench/results.json\`.`, ''];
+  const lines = ['# imgpipe benchmarks', '', `Generated ${new Date().toISOString()} by \`npm run bench\` (bench/run.js); raw numbers in \`${resultsName}\`.`, ''];
   if (latest) {
     lines.push(`## Machine (latest run, ${latest.date})`, '', machineList(latest.machine), '');
   }
@@ -119,7 +119,7 @@ function renderReport(suites, results, previous) {
         sectionStart(suite.name),
         `## ${suite.title}`,
         '',
-        `Measured ${entry.date} on ${machineLine(entry.machine)}, imgpipe ${entry.machine.imgpipe} (${entry.machine.revision}). Reproduce: \`${suite.reproduce(entry)}\``,
+        `Measured ${entry.date} on ${machineLine(entry.machine)}, imgpipe ${entry.machine.imgpipe} at ${entry.machine.revision}. Reproduce: \`${suite.reproduce(entry)}\``,
         '',
         suite.render(entry),
         sectionEnd(suite.name),
@@ -195,7 +195,7 @@ async function main() {
     results.version = RESULTS_VERSION;
     await mkdir(path.dirname(resultsFile), { recursive: true });
     await writeFile(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
-    await writeFile(out, renderReport(suites, results, previous));
+    await writeFile(out, renderReport(suites, results, previous, path.relative(path.dirname(out), resultsFile)));
     log(`suite ${name}: done in ${results.suites[name].durationSeconds} s; wrote ${path.relative(ROOT_DIR, out)} and ${path.relative(ROOT_DIR, resultsFile)}`);
   }
   return 0;

@@ -56,10 +56,13 @@ function imgpipeArgs(input, dir, threads) {
 /** Runs imgpipe with --json; returns its summary event and spawn-to-exit wall time. */
 async function runImgpipe(what, args, { progressLabel } = {}) {
   let summary;
+  let firstFailure;
   let lastProgress = performance.now();
   const result = await runNode(args, {
     onJson: (event) => {
       if (event.event === 'summary') summary = event;
+      else if (event.event === 'job' && event.state === 'failed') firstFailure ??= `${event.key}: ${event.code} ${event.message ?? ''}`;
+      else if (event.event === 'warning') firstFailure ??= `warning: ${event.message}`;
       else if (event.event === 'progress' && progressLabel && performance.now() - lastProgress > 15_000) {
         lastProgress = performance.now();
         const task = event.tasks?.meta;
@@ -67,6 +70,7 @@ async function runImgpipe(what, args, { progressLabel } = {}) {
       }
     },
   });
+  if (result.code !== 0 && firstFailure) result.tail = `first failure: ${firstFailure}\n${result.tail}`;
   assertExitedCleanly(what, args, result);
   if (!summary) throw new BenchFailure(`${what}: no summary event on stdout: node ${args.join(' ')}\n${result.tail}`);
   if (summary.exitCode !== 0 || summary.status !== 'completed') {
@@ -93,6 +97,9 @@ async function measureBare(work, corpus, size, poolSize) {
   const args = [BARE, '--corpus', corpus, '--out', path.join(dir, 'out'), '--threads', String(poolSize), '--task', 'meta'];
   let summary;
   const result = await runNode(args, { onJson: (event) => event.event === 'bare-summary' && (summary = event) });
+  if (summary?.failed > 0) {
+    throw new BenchFailure(`bare loop: ${summary.failed} of ${summary.files} jobs failed, first: ${summary.firstFailure}: node ${args.join(' ')}`);
+  }
   assertExitedCleanly('bare loop', args, result);
   if (!summary) throw new BenchFailure(`bare loop: no summary on stdout\n${result.tail}`);
   if (summary.done !== size) throw new BenchFailure(`bare loop: expected ${size} jobs done, got ${summary.done} (${summary.failed} failed: ${summary.firstFailure})`);

@@ -133,11 +133,14 @@ async function run(cliInputs: string[], flags: Record<string, unknown>): Promise
       progress.warning(`${problem.source}${problem.line ? `:${problem.line}` : ''}: ${problem.message} (entry skipped)`);
     },
   });
+  // Writes go out at least this often, and with them the lock's heartbeat that other hosts check.
+  const heartbeat = setInterval(() => ledger.flush(), 5_000);
   let result;
   try {
     result = await scheduler.run(source);
     progress.scanFinished();
   } finally {
+    clearInterval(heartbeat);
     progress.end();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

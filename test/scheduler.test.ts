@@ -1,0 +1,80 @@
+/**
+ * The scheduler with tasks written for the test: prerequisites get their inputs, a task that
+ * throws fails only its own job and its dependents, a worker that dies or hangs is replaced
+ * and the job retried, then failed with a stable code, while other pools carry on.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { TaskMeta } from '../src/tasks/contract.js';
+import type { TaskRun } from '../src/pipeline/plan.js';
+import { FIXTURES, ROOT, query, scratch } from './helpers.js';
+
+// The built engine: its worker threads load dist/pipeline/worker.js.
+const { Ledger } = (await import(path.join(ROOT, 'dist/pipeline/ledger.js'))) as typeof import('../src/pipeline/ledger.js');
+const { Scheduler } = (await import(path.join(ROOT, 'dist/pipeline/scheduler.js'))) as typeof import('../src/pipeline/scheduler.js');
+const { scanInputs, classifyInputs } = (await import(path.join(ROOT, 'dist/pipeline/sources.js'))) as typeof import('../src/pipeline/sources.js');
+
+const WORKERS: Record<string, string> = {
+  size: 'return async (job) => ({ result: { bytes: job.bytes.length, sha: job.sha256.slice(0, 8) } });',
+  double: 'return async (job) => ({ result: { twice: job.inputs.size.bytes * 2 } });',
+  throws: "return async (job) => { if (job.key.includes('red-blue')) throw new Error('boom on\\ntwo lines'); return { result: { ok: true } }; };",
+  after: 'return async (job) => ({ result: { saw: job.inputs.throws } });',
+  crash: "return async (job) => { if (job.key.includes('red-blue')) process.exit(3); return { result: { ok: true } }; };",
+  hang: "return async (job) => { if (job.key.includes('red-blue')) await new Promise(() => setInterval(() => {}, 1000)); return { result: { ok: true } }; };",
+};
+const NEEDS: Record<string, string[]> = { double: ['size'], after: ['throws'] };
+
+function taskRuns(dir: string): TaskRun[] {
+  return Object.entries(WORKERS).map(([name, body]) => {
+    const file = path.join(dir, `${name}.mjs`);
+    writeFileSync(file, `export function createHandler() { ${body} }\n`);
+    const meta: TaskMeta = {
+      name,
+      version: 1,
+      description: name,
+      needs: NEEDS[name] ?? [],
+      concurrency: 1,
+      threadsPerJob: 1,
+      timeoutSeconds: 1,
+      options: {},
+      worker: new URL(`file://${file}`),
+    };
+    return { meta, options: {}, optionsHash: 'none', concurrency: 1, threadsPerJob: 1, timeoutMs: name === 'hang' ? 500 : 10_000 };
+  });
+}
+
+describe('scheduler', () => {
+  it('passes prerequisite results, isolates failures per job and per pool, retries crashes and timeouts', async () => {
+    const work = scratch();
+    const ledger = Ledger.openForWrite(path.join(work, 'l.db'));
+    ledger.acquireLock();
+    const runId = ledger.startRun({ argv: [], cwd: work, tasks: Object.keys(WORKERS), shard: null, version: 'test' });
+    const events: { task: string; key: string; state: string; code?: string }[] = [];
+    const scheduler = new Scheduler(
+      ledger,
+      { runId, tasks: taskRuns(work), threads: 2, maxAttempts: 2, retryFailed: false, force: false, outDir: path.join(work, 'out'), shard: undefined, graceMs: 1000 },
+      { scanned: () => {}, planned: () => {}, skipped: () => {}, warning: () => {}, job: (e) => events.push(e) },
+    );
+    const source = scanInputs(classifyInputs([path.join(FIXTURES, 'colours')], ROOT), { followSymlinks: false, stdin: process.stdin, onProblem: () => {} });
+    const result = await scheduler.run(source);
+    ledger.close();
+
+    const rows = query<{ key: string; task: string; state: string; attempts: number; result: string | null; error_code: string | null; error_message: string | null }>(
+      path.join(work, 'l.db'),
+      'SELECT i.key, j.task, j.state, j.attempts, j.result, j.error_code, j.error_message FROM jobs j JOIN images i ON i.id = j.image_id ORDER BY i.key, j.task',
+    );
+    const row = (key: string, task: string) => rows.find((r) => r.key === key && r.task === task)!;
+    const redBytes = JSON.parse(row('red.png', 'size').result!).bytes;
+    expect(redBytes).toBeGreaterThan(50);
+    expect(JSON.parse(row('red.png', 'double').result!)).toEqual({ twice: redBytes * 2 });
+    expect(row('red-blue.png', 'throws')).toMatchObject({ state: 'failed', attempts: 1, error_code: 'E_TASK', error_message: 'boom on; two lines' });
+    expect(row('red-blue.png', 'after')).toMatchObject({ state: 'failed', error_code: 'E_DEPENDENCY' });
+    expect(row('red-blue.png', 'crash')).toMatchObject({ state: 'failed', attempts: 2, error_code: 'E_WORKER_CRASH' });
+    expect(row('red-blue.png', 'hang')).toMatchObject({ state: 'failed', attempts: 2, error_code: 'E_TIMEOUT' });
+    // The same pools went on to finish the other image.
+    for (const task of Object.keys(WORKERS)) expect(row('red.png', task).state, task).toBe('done');
+    expect(result.tasks.crash).toMatchObject({ done: 1, failed: 1, retries: 1 });
+    expect(events.filter((e) => e.state === 'retry').map((e) => e.code).sort()).toEqual(['E_TIMEOUT', 'E_WORKER_CRASH']);
+  });
+});
