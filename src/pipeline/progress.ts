@@ -55,7 +55,8 @@ export class Progress implements RunObserver {
       const width = Math.max(...[...this.tasks.keys()].map((name) => name.length));
       this.multibar = new cliProgress.MultiBar(
         {
-          format: `{task} {bar} {value}/{total}{more} | {rate}/s | ETA {eta_formatted} | failed {failed}`,
+          format: `{task} {bar} {value}/{total}{more} {rate}/s ETA {eta_formatted} failed {failed}`,
+          barsize: 24,
           hideCursor: true,
           clearOnComplete: false,
           stopOnComplete: false,
