@@ -7,6 +7,7 @@
  *   --threads N          thread budget passed to `imgpipe run --threads` (default: imgpipe's own, the cores)
  *   --out FILE           the report (default BENCHMARKS.md in the repository root)
  *   --results FILE       the raw numbers (default bench/results.json)
+ *   --render-only        run nothing: regenerate the report from the results file
  *
  * Suites: every .js file in bench/suites/ is one, default-exporting
  *   { name, title, defaults?, run(context) -> data, render(entry) -> markdown, reproduce(entry) -> command }
@@ -27,7 +28,7 @@ const SUITES_DIR = new URL('./suites/', import.meta.url);
 const RESULTS_VERSION = 1;
 
 function usage(message) {
-  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--suite NAME] [--sizes N,N] [--repeat N] [--threads N] [--out FILE] [--results FILE]\n`);
+  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--suite NAME] [--sizes N,N] [--repeat N] [--threads N] [--out FILE] [--results FILE] [--render-only]\n`);
   process.exit(2);
 }
 
@@ -147,6 +148,7 @@ async function main() {
         threads: { type: 'string' },
         out: { type: 'string', default: 'BENCHMARKS.md' },
         results: { type: 'string', default: 'bench/results.json' },
+        'render-only': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -168,16 +170,20 @@ async function main() {
   const out = path.resolve(ROOT_DIR, parsed.out);
   const resultsFile = path.resolve(ROOT_DIR, parsed.results);
 
+  const results = await readJson(resultsFile, { version: RESULTS_VERSION, suites: {} });
+  results.suites ??= {};
+  const previous = existsSync(out) ? existingSections(await readFile(out, 'utf8')) : new Map();
+
+  if (parsed['render-only']) {
+    await writeFile(out, renderReport(suites, results, previous, path.relative(path.dirname(out), resultsFile)));
+    log(`wrote ${path.relative(ROOT_DIR, out)} from ${path.relative(ROOT_DIR, resultsFile)} (${Object.keys(results.suites).join(', ') || 'no suites'})`);
+    return 0;
+  }
   if (!existsSync(path.join(ROOT_DIR, 'dist', 'cli.js'))) {
     throw new BenchFailure('dist/ is missing: run `npm run build` first (`npm run bench` does it)');
   }
   const workDir = path.join(ROOT_DIR, 'bench', '.work');
   await mkdir(workDir, { recursive: true });
-
-  const results = await readJson(resultsFile, { version: RESULTS_VERSION, suites: {} });
-  results.suites ??= {};
-  const previous = existsSync(out) ? existingSections(await readFile(out, 'utf8')) : new Map();
-
   for (const name of names) {
     const suite = suites.find((s) => s.name === name);
     const machine = describeMachine();

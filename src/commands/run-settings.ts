@@ -85,6 +85,11 @@ export function optionsHash(options: TaskOptions): string {
   return createHash('sha256').update(JSON.stringify(sorted)).digest('hex').slice(0, 16);
 }
 
+function defaultConcurrency(meta: TaskMeta, threads: number, threadsPerJob: number): number {
+  const fit = Math.max(1, Math.floor(threads / threadsPerJob));
+  return meta.concurrency === 'threads' ? fit : Math.min(meta.concurrency, fit);
+}
+
 /**
  * `flags` holds only what was given on the command line (commander attribute names);
  * `env` supplies the shard index for --shard-count.
@@ -132,7 +137,7 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
       meta,
       options,
       optionsHash: optionsHash(options),
-      concurrency: concurrency.get(meta.name) ?? Math.max(1, Math.min(meta.concurrency, Math.floor(threads / threadsPerJob))),
+      concurrency: concurrency.get(meta.name) ?? defaultConcurrency(meta, threads, threadsPerJob),
       threadsPerJob,
       timeoutMs: (timeouts.get(meta.name) ?? meta.timeoutSeconds) * 1000,
     };

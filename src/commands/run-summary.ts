@@ -7,6 +7,8 @@ import { formatTable } from './common.js';
 export interface RunReport {
   runId: number;
   durationMs: number;
+  /** Time the main thread (scanning, ledger, scheduling, progress) was busy: the engine's own cost. */
+  mainThreadBusyMs: number;
   settings: RunSettings;
   result: SchedulerResult;
   scanProblems: number;
@@ -21,6 +23,7 @@ export function runCounts(report: RunReport) {
     runId: report.runId,
     status: report.result.interrupted ? 'interrupted' : 'completed',
     durationMs: report.durationMs,
+    mainThreadBusyMs: report.mainThreadBusyMs,
     shard: formatShard(report.settings.shard),
     images: { ...report.result.images, scanProblems: report.scanProblems },
     jobs: { done: sum('done'), failed: sum('failed'), retries: sum('retries'), alreadyDone: sum('alreadyDone'), alreadyFailed: sum('alreadyFailed') },

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { ExitCode } from '../errors.js';
 import { TASKS } from '../tasks/registry.js';
 import { classifyInputs, scanInputs, type ScanProblem } from '../pipeline/sources.js';
@@ -135,6 +136,8 @@ async function run(cliInputs: string[], flags: Record<string, unknown>): Promise
   });
   // Writes go out at least this often, and with them the lock's heartbeat that other hosts check.
   const heartbeat = setInterval(() => ledger.flush(), 5_000);
+  // The main thread's busy time is what the engine itself costs (workers run on other threads).
+  const loopBefore = performance.eventLoopUtilization();
   let result;
   try {
     result = await scheduler.run(source);
@@ -146,7 +149,8 @@ async function run(cliInputs: string[], flags: Record<string, unknown>): Promise
     process.off('SIGTERM', onSignal);
   }
   const durationMs = Date.now() - started;
-  const report: RunReport = { runId, durationMs, settings, result, scanProblems: problems.length, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
+  const mainThreadBusyMs = Math.round(performance.eventLoopUtilization(loopBefore).active);
+  const report: RunReport = { runId, durationMs, mainThreadBusyMs, settings, result, scanProblems: problems.length, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
   const exitCode = exitCodeOf(report);
   ledger.finishRun(runId, result.interrupted ? 'interrupted' : 'completed', durationMs, runCounts(report));
   ledger.close();

@@ -32,7 +32,7 @@ export function tasksCommand(): Command {
       }
       const blocks = tasks.map((task) => {
         const head = `${task.name} (version ${task.version}) - ${task.description}`;
-        const facts = `  needs: ${task.needs.length ? task.needs.join(', ') : 'nothing'}; default concurrency ${task.concurrency}; timeout ${task.timeoutSeconds} s`;
+        const facts = `  needs: ${task.needs.length ? task.needs.join(', ') : 'nothing'}; default concurrency ${task.concurrency === 'threads' ? 'one per thread' : task.concurrency}; timeout ${task.timeoutSeconds} s`;
         const options = task.options.map((o) => `  ${o.flag} <${o.type === 'enum' ? o.values!.join('|') : o.type}>  ${o.description} (default: ${String(o.default)})`);
         return [head, facts, ...options].join('\n');
       });

@@ -328,12 +328,13 @@ export class Ledger {
     ]);
   }
 
-  resultOf(imageId: number, task: string): unknown {
+  /** A done job's result as stored (JSON text). */
+  resultOf(imageId: number, task: string): string {
     this.flush();
     const row = this.stmt("SELECT result FROM jobs WHERE image_id = ? AND task = ? AND state = 'done'").get(imageId, task) as
       | { result: string | null }
       | undefined;
-    return row?.result ? JSON.parse(row.result) : null;
+    return row?.result ?? 'null';
   }
 
   // ---- job state changes (buffered) ----------------------------------------------------------------
@@ -359,7 +360,8 @@ export class Ledger {
     ]);
   }
 
-  markDone(job: JobCompletion, result: unknown, artifacts: readonly string[]): void {
+  /** `resultJson` is the result already serialised (by the worker). */
+  markDone(job: JobCompletion, resultJson: string, artifacts: readonly string[]): void {
     this.enqueue(
       this.stmt(
         `UPDATE jobs SET state = 'done', attempts = attempts + 1, task_version = ?, options_hash = ?,
@@ -373,7 +375,7 @@ export class Ledger {
         job.input?.size ?? null,
         job.input?.mtimeMs ?? null,
         job.input?.sha256 ?? null,
-        JSON.stringify(result ?? null),
+        resultJson,
         artifacts.length > 0 ? JSON.stringify(artifacts) : null,
         job.finishedAt,
         job.durationMs,

@@ -24,7 +24,8 @@ export class TaskPool {
   private ensure(): Piscina {
     this.pool ??= new Piscina({
       filename: WORKER_ENTRY,
-      minThreads: this.size,
+      // More threads start only when jobs wait for one: a pool that is rarely busy stays small.
+      minThreads: 1,
       maxThreads: this.size,
       idleTimeout: 30_000,
       concurrentTasksPerWorker: 1,
@@ -33,19 +34,32 @@ export class TaskPool {
     return this.pool;
   }
 
+  /**
+   * Runs one job. One controller per job carries both its time limit and a stop: cheaper than
+   * combining signals per job, and nothing stays attached to a long-lived signal afterwards.
+   */
   async run(request: WorkerRequest, timeoutMs: number, stop: AbortSignal): Promise<WorkerReply | 'interrupted'> {
     const started = performance.now();
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = AbortSignal.any([timeout, stop]);
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    const onStop = (): void => controller.abort();
+    stop.addEventListener('abort', onStop, { once: true });
     try {
-      return (await this.ensure().run(request, { signal })) as WorkerReply;
+      return (await this.ensure().run(request, { signal: controller.signal })) as WorkerReply;
     } catch (error) {
       if (stop.aborted || this.destroyed) return 'interrupted';
       const durationMs = performance.now() - started;
-      if (timeout.aborted) {
+      if (timedOut) {
         return { ok: false, code: 'E_TIMEOUT', message: `no result after ${Math.round(timeoutMs / 1000)} s; the worker was stopped`, durationMs };
       }
       return { ok: false, code: 'E_WORKER_CRASH', message: `worker died: ${oneLine((error as Error)?.message ?? String(error))}`, durationMs };
+    } finally {
+      clearTimeout(timer);
+      stop.removeEventListener('abort', onStop);
     }
   }
 

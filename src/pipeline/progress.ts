@@ -34,6 +34,8 @@ export class Progress implements RunObserver {
   private timer: NodeJS.Timeout | undefined;
   private multibar: cliProgress.MultiBar | undefined;
   private readonly bars = new Map<TaskName, cliProgress.SingleBar>();
+  private jsonLines: string[] = [];
+  private jsonTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly mode: ProgressMode,
@@ -44,9 +46,23 @@ export class Progress implements RunObserver {
     for (const name of taskNames) this.tasks.set(name, { planned: 0, done: 0, failed: 0, skipped: 0 });
   }
 
-  /** Emits a JSON-lines event (json mode only). */
+  /**
+   * Emits a JSON-lines event (json mode only). Job events are written in batches: a pipe write
+   * is a system call, and one per job cost more than the rest of the bookkeeping.
+   */
   event(type: string, fields: object): void {
-    if (this.mode === 'json') this.stdout.write(`${JSON.stringify({ event: type, time: new Date().toISOString(), ...fields })}\n`);
+    if (this.mode !== 'json') return;
+    this.jsonLines.push(JSON.stringify({ event: type, time: new Date().toISOString(), ...fields }));
+    if (type !== 'job' || this.jsonLines.length >= 512) this.flushEvents();
+    else this.jsonTimer ??= setTimeout(() => this.flushEvents(), 100);
+  }
+
+  private flushEvents(): void {
+    if (this.jsonTimer) clearTimeout(this.jsonTimer);
+    this.jsonTimer = undefined;
+    if (this.jsonLines.length === 0) return;
+    this.stdout.write(`${this.jsonLines.join('\n')}\n`);
+    this.jsonLines = [];
   }
 
   begin(fields: object): void {
@@ -146,6 +162,7 @@ export class Progress implements RunObserver {
   }
 
   end(): void {
+    this.flushEvents();
     if (this.timer) clearInterval(this.timer);
     if (this.multibar) {
       this.refresh();

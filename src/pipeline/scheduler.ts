@@ -76,7 +76,9 @@ interface ImagePlan {
   /** Tasks done on this image (now or before) and tasks failed on it. */
   done: Set<TaskName>;
   failed: Set<TaskName>;
-  results: Map<TaskName, unknown>;
+  /** Results (JSON text) of done tasks that other tasks of this run need. */
+  results: Map<TaskName, string>;
+  shaRecorded: boolean;
   attempts: Map<TaskName, number>;
 }
 
@@ -214,6 +216,7 @@ export class Scheduler {
       failed: new Set(),
       results: new Map(),
       attempts: new Map(),
+      shaRecorded: image.sha256 !== null,
     };
     for (const task of this.config.tasks) {
       const name = task.meta.name;
@@ -297,10 +300,10 @@ export class Scheduler {
     this.inFlight.set(name, this.inFlight.get(name)! + 1);
     this.budgetUsed += task.threadsPerJob;
     this.ledger.markRunning(plan.imageId, name, this.config.runId);
-    const inputs: Record<string, unknown> = {};
+    const inputs: Record<string, string> = {};
     for (const need of task.meta.needs) {
       if (!plan.results.has(need)) plan.results.set(need, this.ledger.resultOf(plan.imageId, need));
-      inputs[need] = plan.results.get(need);
+      inputs[need] = plan.results.get(need)!;
     }
     const request = {
       task: name,
@@ -346,13 +349,16 @@ export class Scheduler {
     }
     const attempt = (plan.attempts.get(name) ?? 0) + 1;
     plan.attempts.set(name, attempt);
-    if (reply.input?.sha256) this.ledger.setImageSha(plan.imageId, reply.input.sha256);
+    if (reply.input?.sha256 && !plan.shaRecorded) {
+      this.ledger.setImageSha(plan.imageId, reply.input.sha256);
+      plan.shaRecorded = true;
+    }
     if (reply.ok) {
       this.ledger.markDone(this.completion(plan, task, reply), reply.result, reply.artifacts);
       this.counts[name]!.done += 1;
       plan.open.delete(name);
       plan.done.add(name);
-      plan.results.set(name, reply.result);
+      if (this.dependents.has(name)) plan.results.set(name, reply.result);
       this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'done', attempt, durationMs: reply.durationMs });
       for (const dependent of this.dependents.get(name) ?? []) this.enqueueIfReady(plan, dependent);
       this.release(plan);

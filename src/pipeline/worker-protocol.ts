@@ -10,12 +10,14 @@ export interface WorkerRequest {
   key: string;
   path: string;
   options: TaskOptions;
-  inputs: Record<string, unknown>;
+  /** Prerequisite results as the ledger holds them (JSON text): parsed here, not on the main thread. */
+  inputs: Record<string, string>;
   outDir: string;
 }
 
 export type WorkerReply =
-  | { ok: true; result: unknown; artifacts: string[]; input: InputIdentity; durationMs: number }
+  /** `result` is JSON text: serialised in the worker so that the main thread only stores it. */
+  | { ok: true; result: string; artifacts: string[]; input: InputIdentity; durationMs: number }
   | { ok: false; code: ErrorCode; message: string; input?: InputIdentity; durationMs: number };
 
 export interface WorkerData {

@@ -51,16 +51,18 @@ export default async function runJob(request: WorkerRequest): Promise<WorkerRepl
     const read = await readInput(request.path);
     input = read.input;
     const handler = await handlerFor(request);
+    const inputs: Record<string, unknown> = {};
+    for (const [task, json] of Object.entries(request.inputs)) inputs[task] = JSON.parse(json);
     const output = await handler({
       key: request.key,
       path: request.path,
       bytes: read.bytes,
       sha256: read.input.sha256,
       options: request.options,
-      inputs: request.inputs,
+      inputs,
       artifacts: createArtifactWriter(request.outDir, request.task, request.key),
     });
-    return { ok: true, result: output.result, artifacts: [...(output.artifacts ?? [])], input, durationMs: elapsed(started) };
+    return { ok: true, result: JSON.stringify(output.result ?? null), artifacts: [...(output.artifacts ?? [])], input, durationMs: elapsed(started) };
   } catch (error) {
     return { ok: false, ...classifyError(error), input, durationMs: elapsed(started) };
   }

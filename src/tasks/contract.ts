@@ -24,8 +24,11 @@ export interface TaskMeta {
   readonly description: string;
   /** Tasks whose results this one needs on the same image; they run first and arrive as `inputs`. */
   readonly needs: readonly TaskName[];
-  /** Default pool size (worker threads) for this task. */
-  readonly concurrency: number;
+  /**
+   * Default pool size: 'threads' for light tasks (one worker per thread of the budget), or a
+   * number for tasks whose workers are heavy (a model's memory), capped by the budget.
+   */
+  readonly concurrency: number | 'threads';
   /** Native threads one job keeps busy; counted against the run's `--threads` budget. */
   readonly threadsPerJob: number;
   /** Default per-job time limit. */

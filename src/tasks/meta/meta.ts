@@ -5,7 +5,7 @@ const meta: TaskMeta = {
   version: 1,
   description: 'format, size, EXIF, sha256, perceptual hash, dominant colours, brightness, contrast, sharpness',
   needs: [],
-  concurrency: 2,
+  concurrency: 'threads',
   threadsPerJob: 1,
   timeoutSeconds: 60,
   options: {

@@ -22,7 +22,7 @@ async function analyse(job: JobInput) {
   const header = await openImage(job.bytes).metadata();
   const pixels = await decodeUprightRgba(job.bytes, ANALYSIS_SIDE);
   const stats = pixelStats(pixels.data, pixels.width, pixels.height);
-  const phash = perceptualHash(await greyThumbnail(pixels, 32));
+  const phash = perceptualHash(greyThumbnail(pixels, 32));
   const [width, height] = uprightSize(header.width ?? 0, header.height ?? 0, header.orientation);
   const pages = header.pages ?? 1;
 

@@ -5,7 +5,7 @@ const preprocess: TaskMeta = {
   version: 1,
   description: 'auto-orient, convert to sRGB, fit inside a size, convert format; writes OUT/preprocess/<key>',
   needs: [],
-  concurrency: 2,
+  concurrency: 'threads',
   threadsPerJob: 1,
   timeoutSeconds: 120,
   options: {
