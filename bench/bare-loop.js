@@ -36,7 +36,7 @@ const outDir = path.resolve(values.out);
 
 // The task's metadata as built: its worker module and its options' defaults (what `imgpipe run`
 // uses when no option flag is given).
-const task = (await import(new URL(`../dist/tasks/${values.task}/${values.task}.js`, import.meta.url).href)).default;
+const task = (await import(new URL(`../dist/tasks/${values.task}/meta.js`, import.meta.url).href)).default;
 const options = Object.fromEntries(Object.entries(task.options).map(([name, spec]) => [name, spec.default]));
 const moduleUrl = task.worker.href;
 const workerEntry = new URL('../dist/pipeline/worker.js', import.meta.url).href;
@@ -46,6 +46,7 @@ const files = await fg('**/*.{jpg,jpeg,png,webp,avif,gif,tif,tiff,heic,heif}', {
 const listMs = performance.now() - listStarted;
 
 const started = performance.now();
+const loopBefore = performance.eventLoopUtilization();
 const pool = new Piscina({
   filename: workerEntry,
   minThreads: threads,
@@ -73,6 +74,8 @@ const lane = async () => {
 await Promise.all(Array.from({ length: inFlight }, lane));
 await pool.destroy();
 const wallMs = performance.now() - started;
+// Main-thread busy time: what the loop itself costs, as imgpipe's summary reports its own.
+const mainThreadBusyMs = performance.eventLoopUtilization(loopBefore).active;
 
 process.stdout.write(
   `${JSON.stringify({
@@ -86,6 +89,7 @@ process.stdout.write(
     firstFailure,
     listMs,
     wallMs,
+    mainThreadBusyMs,
     jobsPerSecond: (done + failed) / (wallMs / 1000),
     maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
   })}\n`,

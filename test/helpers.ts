@@ -18,13 +18,13 @@ export interface CliResult {
   stderr: string;
 }
 
-export function startCli(args: string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+export function startCli(args: string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv; keepStdinOpen?: boolean } = {}): ChildProcess {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, NO_COLOR: '1', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  child.stdin!.end(options.input ?? '');
+  if (!options.keepStdinOpen) child.stdin!.end(options.input ?? '');
   return child;
 }
 

@@ -2,7 +2,7 @@
 import { cpSync, existsSync, readdirSync, statSync, utimesSync, writeFileSync, symlinkSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, FIXTURES, query, scratch, sha256File, summaryOf, events } from './helpers.js';
+import { cli, collect, FIXTURES, query, scratch, sha256File, startCli, summaryOf, events } from './helpers.js';
 
 function checksums(dir: string): Map<string, string> {
   const sums = new Map<string, string>();
@@ -113,6 +113,29 @@ describe('imgpipe run', () => {
       { key: 'fixtures/colours/red-blue.png', state: 'done', error_code: null },
       { key: 'fixtures/colours/red.png', state: 'done', error_code: null },
     ]);
+  });
+
+  it('processes paths from a slow producer on stdin as they come, before the input ends', async () => {
+    const work = scratch();
+    const db = path.join(work, 'l.db');
+    const child = startCli(['run', '-', '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--json'], { keepStdinOpen: true });
+    const finished = collect(child);
+    child.stdin!.write(`${path.join(FIXTURES, 'colours', 'red.png')}\n`);
+    const deadline = Date.now() + 30_000;
+    let done = 0;
+    while (done === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      try {
+        done = query<{ n: number }>(db, "SELECT count(*) AS n FROM jobs WHERE state = 'done'")[0]!.n;
+      } catch {
+        done = 0;
+      }
+    }
+    expect(done).toBe(1);
+    child.stdin!.end(`${path.join(FIXTURES, 'colours', 'red-blue.png')}\n`);
+    const result = await finished;
+    expect(result.code, result.stderr).toBe(0);
+    expect(summaryOf(result.stdout).jobs.done).toBe(2);
   });
 
   it('scans directories case-insensitively, skips symlinks unless asked, and ignores a directory named x.jpg', async () => {

@@ -55,20 +55,37 @@ export interface RunInfo {
   version: string;
 }
 
-export interface JobCompletion {
+/**
+ * The whole row of one job, as the scheduler knows it. Every state change writes the full row,
+ * so that changes of one job within a flush collapse into one statement (pending, running and
+ * done of a fast job cost one write, not three).
+ */
+export interface JobWrite {
   imageId: number;
   task: string;
-  taskVersion: number;
-  optionsHash: string;
-  /** What the job read; the hash is unknown when reading failed. */
+  state: JobState;
+  /** Finished tries. */
+  attempts: number;
+  taskVersion: number | null;
+  optionsHash: string | null;
+  /** What the last try read; the hash is unknown when reading failed. */
   input: { size: number; mtimeMs: number; sha256: string | null } | undefined;
-  finishedAt: string;
-  durationMs: number;
+  /** JSON text, as serialised by the worker. */
+  resultJson: string | null;
+  artifacts: readonly string[];
+  errorCode: ErrorCode | null;
+  errorMessage: string | null;
+  runId: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
 }
 
 const LOCK_STALE_MS = 30_000;
 const HEARTBEAT_MS = 5_000;
 const FLUSH_SIZE = 1_000;
+/** The most a kill -9 can lose of finished work: results wait at most this long for a write. */
+const FLUSH_MS = 100;
 
 function now(): string {
   return new Date().toISOString();
@@ -123,6 +140,7 @@ type WriteOp = [Database.Statement, unknown[]];
 
 export class Ledger {
   private readonly pendingWrites: WriteOp[] = [];
+  private readonly jobWrites = new Map<string, unknown[]>();
   private flushTimer: NodeJS.Timeout | undefined;
   private lastHeartbeat = 0;
   private lockHeld = false;
@@ -337,94 +355,41 @@ export class Ledger {
     return row?.result ?? 'null';
   }
 
-  // ---- job state changes (buffered) ----------------------------------------------------------------
+  // ---- job state changes (buffered, coalesced per job) ------------------------------------------
 
-  markPending(imageId: number, task: string, runId: number, resetAttempts: boolean): void {
-    this.enqueue(
-      this.stmt(
-        `INSERT INTO jobs (image_id, task, state, attempts, run_id) VALUES (?, ?, 'pending', 0, ?)
-         ON CONFLICT (image_id, task) DO UPDATE SET state = 'pending', run_id = excluded.run_id,
-           attempts = CASE WHEN ? THEN 0 ELSE jobs.attempts END,
-           result = NULL, artifacts = NULL, started_at = NULL, finished_at = NULL, duration_ms = NULL`,
-      ),
-      [imageId, task, runId, resetAttempts ? 1 : 0],
-    );
-  }
-
-  markRunning(imageId: number, task: string, runId: number): void {
-    this.enqueue(this.stmt("UPDATE jobs SET state = 'running', run_id = ?, started_at = ? WHERE image_id = ? AND task = ?"), [
-      runId,
-      now(),
-      imageId,
-      task,
+  writeJob(job: JobWrite): void {
+    this.jobWrites.set(`${job.imageId}\u0000${job.task}`, [
+      job.imageId,
+      job.task,
+      job.state,
+      job.attempts,
+      job.taskVersion,
+      job.optionsHash,
+      job.input?.size ?? null,
+      job.input?.mtimeMs ?? null,
+      job.input?.sha256 ?? null,
+      job.resultJson,
+      job.artifacts.length > 0 ? JSON.stringify(job.artifacts) : null,
+      job.errorCode,
+      job.errorMessage,
+      job.runId,
+      job.startedAt,
+      job.finishedAt,
+      job.durationMs,
     ]);
-  }
-
-  /** `resultJson` is the result already serialised (by the worker). */
-  markDone(job: JobCompletion, resultJson: string, artifacts: readonly string[]): void {
-    this.enqueue(
-      this.stmt(
-        `UPDATE jobs SET state = 'done', attempts = attempts + 1, task_version = ?, options_hash = ?,
-           input_size = ?, input_mtime_ms = ?, input_sha256 = ?, result = ?, artifacts = ?,
-           error_code = NULL, error_message = NULL, finished_at = ?, duration_ms = ?
-         WHERE image_id = ? AND task = ?`,
-      ),
-      [
-        job.taskVersion,
-        job.optionsHash,
-        job.input?.size ?? null,
-        job.input?.mtimeMs ?? null,
-        job.input?.sha256 ?? null,
-        resultJson,
-        artifacts.length > 0 ? JSON.stringify(artifacts) : null,
-        job.finishedAt,
-        job.durationMs,
-        job.imageId,
-        job.task,
-      ],
-    );
-  }
-
-  /** `final` false records a failed attempt that will be retried: the job stays pending. */
-  markFailed(job: JobCompletion, code: ErrorCode, message: string, final: boolean): void {
-    this.enqueue(
-      this.stmt(
-        `UPDATE jobs SET state = ?, attempts = attempts + 1, task_version = ?, options_hash = ?,
-           input_size = ?, input_mtime_ms = ?, input_sha256 = ?, result = NULL, artifacts = NULL,
-           error_code = ?, error_message = ?, finished_at = ?, duration_ms = ?
-         WHERE image_id = ? AND task = ?`,
-      ),
-      [
-        final ? 'failed' : 'pending',
-        job.taskVersion,
-        job.optionsHash,
-        job.input?.size ?? null,
-        job.input?.mtimeMs ?? null,
-        job.input?.sha256 ?? null,
-        code,
-        message,
-        job.finishedAt,
-        job.durationMs,
-        job.imageId,
-        job.task,
-      ],
-    );
-  }
-
-  /** A job stopped by an interruption goes back to pending, its attempt not counted. */
-  markInterrupted(imageId: number, task: string): void {
-    this.enqueue(this.stmt("UPDATE jobs SET state = 'pending', started_at = NULL WHERE image_id = ? AND task = ?"), [
-      imageId,
-      task,
-    ]);
+    this.scheduleFlush();
   }
 
   // ---- batching --------------------------------------------------------------------------------------
 
   private enqueue(statement: Database.Statement, params: unknown[]): void {
     this.pendingWrites.push([statement, params]);
-    if (this.pendingWrites.length >= FLUSH_SIZE) this.flush();
-    else this.flushTimer ??= setTimeout(() => this.flush(), 100);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.pendingWrites.length + this.jobWrites.size >= FLUSH_SIZE) this.flush();
+    else this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
   }
 
   /** Writes everything queued in one transaction. */
@@ -433,10 +398,18 @@ export class Ledger {
       clearTimeout(this.flushTimer);
       this.flushTimer = undefined;
     }
-    if (this.pendingWrites.length === 0 && !this.heartbeatDue()) return;
+    if (this.pendingWrites.length === 0 && this.jobWrites.size === 0 && !this.heartbeatDue()) return;
     const ops = this.pendingWrites.splice(0);
+    const jobs = [...this.jobWrites.values()];
+    this.jobWrites.clear();
+    const upsert = this.stmt(
+      `INSERT OR REPLACE INTO jobs (image_id, task, state, attempts, task_version, options_hash, input_size, input_mtime_ms,
+         input_sha256, result, artifacts, error_code, error_message, run_id, started_at, finished_at, duration_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
     this.db.transaction(() => {
       for (const [statement, params] of ops) statement.run(...params);
+      for (const params of jobs) upsert.run(...params);
       if (this.heartbeatDue()) {
         this.stmt('UPDATE lock SET heartbeat_at = ? WHERE id = 1 AND pid = ?').run(now(), process.pid);
         this.lastHeartbeat = Date.now();

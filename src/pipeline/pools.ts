@@ -13,6 +13,8 @@ const WORKER_ENTRY = new URL('./worker.js', import.meta.url).href;
 export class TaskPool {
   private pool: Piscina | undefined;
   private destroyed = false;
+  private interrupted = false;
+  private readonly running = new Set<AbortController>();
 
   constructor(
     readonly task: TaskMeta,
@@ -34,11 +36,8 @@ export class TaskPool {
     return this.pool;
   }
 
-  /**
-   * Runs one job. One controller per job carries both its time limit and a stop: cheaper than
-   * combining signals per job, and nothing stays attached to a long-lived signal afterwards.
-   */
-  async run(request: WorkerRequest, timeoutMs: number, stop: AbortSignal): Promise<WorkerReply | 'interrupted'> {
+  /** Runs one job; its controller carries both its time limit and an interruption. */
+  async run(request: WorkerRequest, timeoutMs: number): Promise<WorkerReply | 'interrupted'> {
     const started = performance.now();
     const controller = new AbortController();
     let timedOut = false;
@@ -46,12 +45,11 @@ export class TaskPool {
       timedOut = true;
       controller.abort();
     }, timeoutMs);
-    const onStop = (): void => controller.abort();
-    stop.addEventListener('abort', onStop, { once: true });
+    this.running.add(controller);
     try {
       return (await this.ensure().run(request, { signal: controller.signal })) as WorkerReply;
     } catch (error) {
-      if (stop.aborted || this.destroyed) return 'interrupted';
+      if (this.interrupted || this.destroyed) return 'interrupted';
       const durationMs = performance.now() - started;
       if (timedOut) {
         return { ok: false, code: 'E_TIMEOUT', message: `no result after ${Math.round(timeoutMs / 1000)} s; the worker was stopped`, durationMs };
@@ -59,8 +57,14 @@ export class TaskPool {
       return { ok: false, code: 'E_WORKER_CRASH', message: `worker died: ${oneLine((error as Error)?.message ?? String(error))}`, durationMs };
     } finally {
       clearTimeout(timer);
-      stop.removeEventListener('abort', onStop);
+      this.running.delete(controller);
     }
+  }
+
+  /** Abandons the jobs in flight (their workers are stopped); they come back as 'interrupted'. */
+  interrupt(): void {
+    this.interrupted = true;
+    for (const controller of this.running) controller.abort();
   }
 
   async destroy(): Promise<void> {

@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs';
 import type { ErrorCode } from '../errors.js';
 import { RETRIABLE_CODES } from '../errors.js';
 import type { TaskName } from '../tasks/contract.js';
-import type { ImageLookup, Ledger, JobCompletion } from './ledger.js';
+import type { ImageLookup, JobWrite, Ledger } from './ledger.js';
 import { decide, keepsAttempts, worthHashing, type TaskRun } from './plan.js';
 import { TaskPool } from './pools.js';
 import { inShard } from './shard.js';
@@ -79,10 +79,13 @@ interface ImagePlan {
   /** Results (JSON text) of done tasks that other tasks of this run need. */
   results: Map<TaskName, string>;
   shaRecorded: boolean;
-  attempts: Map<TaskName, number>;
+  /** The ledger row of each open job, updated in place and written whole at each change. */
+  jobs: Map<TaskName, JobWrite>;
 }
 
 const SCAN_BATCH = 256;
+/** A batch waits at most this long for more images from a slow source. */
+const SCAN_PAUSE_MS = 50;
 
 function retryDelayMs(attempt: number): number {
   return Math.min(250 * 2 ** (attempt - 1), 5_000) * (0.75 + Math.random() * 0.5);
@@ -107,7 +110,6 @@ export class Scheduler {
   private readonly counts: Record<TaskName, TaskCounts> = {};
   private readonly images = { scanned: 0, inShard: 0, outsideShard: 0, duplicateKeys: 0 };
   private readonly plans = new Set<ImagePlan>();
-  private readonly stopController = new AbortController();
   private markStopped: () => void = () => undefined;
   private readonly stopped = new Promise<void>((resolve) => (this.markStopped = resolve));
   private readonly highWater: number;
@@ -159,22 +161,40 @@ export class Scheduler {
 
   // ---- scanning ---------------------------------------------------------------------------------
 
+  /**
+   * Pulls images in batches (one ledger transaction each). A batch also goes out when the
+   * source pauses, so that a slow producer (paths trickling in on stdin) is processed as it
+   * comes rather than when a batch fills.
+   */
   private async scan(source: AsyncIterable<ImageRef>): Promise<void> {
+    const iterator = source[Symbol.asyncIterator]();
     let batch: ImageRef[] = [];
-    for await (const ref of source) {
-      if (this.stopping) break;
+    let pause: Promise<'pause'> | undefined;
+    let next = iterator.next();
+    while (!this.stopping) {
+      const item = pause ? await Promise.race([next, pause]) : await next;
+      if (item === 'pause' || item.done) {
+        pause = undefined;
+        if (batch.length > 0) await this.admit(batch);
+        batch = [];
+        if (item === 'pause') continue;
+        break;
+      }
+      next = iterator.next();
+      const ref = item.value;
       this.images.scanned += 1;
       if (!inShard(ref.key, this.config.shard)) {
         this.images.outsideShard += 1;
         continue;
       }
       batch.push(ref);
+      pause ??= new Promise((resolve) => setTimeout(() => resolve('pause'), SCAN_PAUSE_MS));
       if (batch.length >= SCAN_BATCH) {
+        pause = undefined;
         await this.admit(batch);
         batch = [];
       }
     }
-    if (batch.length > 0 && !this.stopping) await this.admit(batch);
     this.observer.scanned(this.images.scanned);
   }
 
@@ -215,7 +235,7 @@ export class Scheduler {
       done: new Set(),
       failed: new Set(),
       results: new Map(),
-      attempts: new Map(),
+      jobs: new Map(),
       shaRecorded: image.sha256 !== null,
     };
     for (const task of this.config.tasks) {
@@ -232,10 +252,26 @@ export class Scheduler {
         this.counts[name]!.alreadyFailed += 1;
         this.observer.skipped(name, 'failed', 1);
       } else {
-        const keep = keepsAttempts(task, job, image, flags);
         plan.open.add(name);
-        plan.attempts.set(name, keep ? job!.attempts : 0);
-        this.ledger.markPending(image.id, name, this.config.runId, !keep);
+        const pending: JobWrite = {
+          imageId: image.id,
+          task: name,
+          state: 'pending',
+          attempts: keepsAttempts(task, job, image, flags) ? job!.attempts : 0,
+          taskVersion: null,
+          optionsHash: null,
+          input: undefined,
+          resultJson: null,
+          artifacts: [],
+          errorCode: null,
+          errorMessage: null,
+          runId: this.config.runId,
+          startedAt: null,
+          finishedAt: null,
+          durationMs: null,
+        };
+        plan.jobs.set(name, pending);
+        this.ledger.writeJob(pending);
         this.counts[name]!.planned += 1;
         this.observer.planned(name, 1);
       }
@@ -245,7 +281,7 @@ export class Scheduler {
     if (ref.problem) {
       // Nothing to read: every job fails now with the scanner's reason, without a worker.
       for (const task of this.config.tasks) {
-        if (plan.open.has(task.meta.name)) this.settleFailure(plan, task, ref.problem.code, ref.problem.message, 0, undefined, true);
+        if (plan.open.has(task.meta.name)) this.fail(plan, task, ref.problem.code, ref.problem.message);
       }
       return;
     }
@@ -259,7 +295,7 @@ export class Scheduler {
     const task = this.tasks.get(name)!;
     if (task.meta.needs.some((need) => !plan.done.has(need))) {
       const failedNeed = task.meta.needs.find((need) => plan.failed.has(need));
-      if (failedNeed) this.settleFailure(plan, task, 'E_DEPENDENCY', `prerequisite task ${failedNeed} failed on this image`, 0, undefined, true);
+      if (failedNeed) this.fail(plan, task, 'E_DEPENDENCY', `prerequisite task ${failedNeed} failed on this image`);
       return;
     }
     this.ready.get(name)!.push(plan);
@@ -299,7 +335,10 @@ export class Scheduler {
     const name = task.meta.name;
     this.inFlight.set(name, this.inFlight.get(name)! + 1);
     this.budgetUsed += task.threadsPerJob;
-    this.ledger.markRunning(plan.imageId, name, this.config.runId);
+    const job = plan.jobs.get(name)!;
+    job.state = 'running';
+    job.startedAt = new Date().toISOString();
+    this.ledger.writeJob(job);
     const inputs: Record<string, string> = {};
     for (const need of task.meta.needs) {
       if (!plan.results.has(need)) plan.results.set(need, this.ledger.resultOf(plan.imageId, need));
@@ -315,7 +354,7 @@ export class Scheduler {
       outDir: this.config.outDir,
     };
     void this.poolFor(task)
-      .run(request, task.timeoutMs, this.stopController.signal)
+      .run(request, task.timeoutMs)
       .then((reply) => this.settle(plan, task, reply))
       .catch((error: unknown) => this.settle(plan, task, { ok: false, code: 'E_WORKER_CRASH', message: String(error), durationMs: 0 }))
       .finally(() => {
@@ -328,77 +367,79 @@ export class Scheduler {
 
   // ---- settling ---------------------------------------------------------------------------------------
 
-  private completion(plan: ImagePlan, task: TaskRun, reply: Exclude<WorkerReply, { ok: true }> | Extract<WorkerReply, { ok: true }> | undefined): JobCompletion {
-    const input = reply?.input ?? (plan.size !== null && plan.mtimeMs !== null ? { size: plan.size, mtimeMs: plan.mtimeMs, sha256: null } : undefined);
-    return {
-      imageId: plan.imageId,
-      task: task.meta.name,
-      taskVersion: task.meta.version,
-      optionsHash: task.optionsHash,
-      input,
-      finishedAt: new Date().toISOString(),
-      durationMs: reply?.durationMs ?? 0,
-    };
+  /** Records a finished try (its outcome fields) on the job's row; the caller sets the state. */
+  private recordTry(plan: ImagePlan, task: TaskRun, reply: WorkerReply | undefined, counted: boolean): JobWrite {
+    const job = plan.jobs.get(task.meta.name)!;
+    if (counted) job.attempts += 1;
+    job.taskVersion = task.meta.version;
+    job.optionsHash = task.optionsHash;
+    // A failure before reading still pins the failure to the file as scanned.
+    job.input = reply?.input ?? (plan.size !== null && plan.mtimeMs !== null ? { size: plan.size, mtimeMs: plan.mtimeMs, sha256: null } : undefined);
+    job.finishedAt = new Date().toISOString();
+    job.durationMs = reply?.durationMs ?? 0;
+    job.runId = this.config.runId;
+    return job;
   }
 
   private settle(plan: ImagePlan, task: TaskRun, reply: WorkerReply | 'interrupted'): void {
     const name = task.meta.name;
     if (reply === 'interrupted') {
-      this.ledger.markInterrupted(plan.imageId, name);
+      // Not a try: it goes back to pending as it was.
+      const job = plan.jobs.get(name)!;
+      job.state = 'pending';
+      job.startedAt = null;
+      this.ledger.writeJob(job);
       return;
     }
-    const attempt = (plan.attempts.get(name) ?? 0) + 1;
-    plan.attempts.set(name, attempt);
     if (reply.input?.sha256 && !plan.shaRecorded) {
       this.ledger.setImageSha(plan.imageId, reply.input.sha256);
       plan.shaRecorded = true;
     }
+    const job = this.recordTry(plan, task, reply, true);
     if (reply.ok) {
-      this.ledger.markDone(this.completion(plan, task, reply), reply.result, reply.artifacts);
+      Object.assign(job, { state: 'done', resultJson: reply.result, artifacts: reply.artifacts, errorCode: null, errorMessage: null });
+      this.ledger.writeJob(job);
       this.counts[name]!.done += 1;
       plan.open.delete(name);
       plan.done.add(name);
       if (this.dependents.has(name)) plan.results.set(name, reply.result);
-      this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'done', attempt, durationMs: reply.durationMs });
+      this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'done', attempt: job.attempts, durationMs: reply.durationMs });
       for (const dependent of this.dependents.get(name) ?? []) this.enqueueIfReady(plan, dependent);
       this.release(plan);
       return;
     }
-    const retry = RETRIABLE_CODES.has(reply.code) && attempt < this.config.maxAttempts && !this.stopping;
+    const retry = RETRIABLE_CODES.has(reply.code) && job.attempts < this.config.maxAttempts && !this.stopping;
     if (retry) {
-      this.ledger.markFailed(this.completion(plan, task, reply), reply.code, reply.message, false);
+      Object.assign(job, { state: 'pending', resultJson: null, artifacts: [], errorCode: reply.code, errorMessage: reply.message, startedAt: null });
+      this.ledger.writeJob(job);
       this.counts[name]!.retries += 1;
-      this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'retry', code: reply.code, message: reply.message, attempt, durationMs: reply.durationMs });
+      this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'retry', code: reply.code, message: reply.message, attempt: job.attempts, durationMs: reply.durationMs });
       const timer = setTimeout(() => {
         this.retryTimers.delete(timer);
         if (this.stopping) return;
         this.ready.get(name)!.push(plan);
         this.pump();
-      }, retryDelayMs(attempt));
+      }, retryDelayMs(job.attempts));
       this.retryTimers.add(timer);
       return;
     }
-    const message = RETRIABLE_CODES.has(reply.code) ? `${reply.message} (after ${attempt} attempts)` : reply.message;
-    this.settleFailure(plan, task, reply.code, message, reply.durationMs, reply, false);
+    const message = RETRIABLE_CODES.has(reply.code) ? `${reply.message} (after ${job.attempts} attempts)` : reply.message;
+    this.fail(plan, task, reply.code, message, reply);
   }
 
-  /** Records a final failure, and fails the jobs on this image that needed it. */
-  private settleFailure(
-    plan: ImagePlan,
-    task: TaskRun,
-    code: ErrorCode,
-    message: string,
-    durationMs: number,
-    reply: WorkerReply | undefined,
-    withoutAttempt: boolean,
-  ): void {
+  /**
+   * Records a final failure, and fails the jobs on this image that needed it. Without a reply
+   * (nothing to read, a prerequisite failed) no try happened, so no attempt is counted.
+   */
+  private fail(plan: ImagePlan, task: TaskRun, code: ErrorCode, message: string, reply?: WorkerReply): void {
     const name = task.meta.name;
-    this.ledger.markFailed(this.completion(plan, task, reply), code, message, true);
+    const job = reply ? plan.jobs.get(name)! : this.recordTry(plan, task, undefined, false);
+    Object.assign(job, { state: 'failed', resultJson: null, artifacts: [], errorCode: code, errorMessage: message });
+    this.ledger.writeJob(job);
     this.counts[name]!.failed += 1;
     plan.open.delete(name);
     plan.failed.add(name);
-    const attempt = withoutAttempt ? plan.attempts.get(name) ?? 0 : plan.attempts.get(name) ?? 1;
-    this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'failed', code, message, attempt, durationMs });
+    this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'failed', code, message, attempt: job.attempts, durationMs: job.durationMs ?? 0 });
     for (const dependent of this.dependents.get(name) ?? []) this.enqueueIfReady(plan, dependent);
     this.release(plan);
   }
@@ -441,7 +482,7 @@ export class Scheduler {
       clearTimeout(timer);
     }
     if (this.busy()) {
-      this.stopController.abort();
+      for (const pool of this.pools.values()) pool.interrupt();
       while (this.busy()) await this.nextChange();
     }
   }

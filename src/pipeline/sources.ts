@@ -16,6 +16,7 @@ import type { ImageRef } from './types.js';
 
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'avif', 'gif', 'tif', 'tiff', 'heic', 'heif'] as const;
 const IMAGE_PATTERN = `**/*.{${IMAGE_EXTENSIONS.join(',')}}`;
+const STAT_AHEAD = 64;
 const IMAGE_NAME = new RegExp(`\\.(${IMAGE_EXTENSIONS.join('|')})$`, 'i');
 
 type ManifestFormat = 'txt' | 'jsonl' | 'csv';
@@ -131,17 +132,30 @@ interface Entry {
   file: string;
 }
 
-/** Stats entries a chunk at a time: parallel enough to hide latency, small enough to stay bounded. */
-async function* statInChunks(entries: AsyncIterable<Entry>, followSymlinks: boolean): AsyncGenerator<ImageRef> {
-  let chunk: Entry[] = [];
-  for await (const entry of entries) {
-    chunk.push(entry);
-    if (chunk.length >= 64) {
-      yield* await Promise.all(chunk.map((e) => refFromEntry(e.key, e.file, followSymlinks)));
-      chunk = [];
+/**
+ * Stats up to STAT_AHEAD entries at once, yielding in input order: parallel enough to hide
+ * latency, bounded in memory, and never waiting on a slow source while a stat is ready.
+ */
+async function* statInOrder(entries: AsyncIterable<Entry>, followSymlinks: boolean): AsyncGenerator<ImageRef> {
+  const iterator = entries[Symbol.asyncIterator]();
+  const pending: Promise<ImageRef>[] = [];
+  let next = iterator.next();
+  let ended = false;
+  while (!ended || pending.length > 0) {
+    if (ended || pending.length >= STAT_AHEAD) {
+      yield await pending.shift()!;
+      continue;
+    }
+    const first = pending.length > 0 ? await Promise.race([next, pending[0]!.then(() => 'stat' as const)]) : await next;
+    if (first === 'stat') {
+      yield await pending.shift()!;
+    } else if (first.done) {
+      ended = true;
+    } else {
+      pending.push(refFromEntry(first.value.key, first.value.file, followSymlinks));
+      next = iterator.next();
     }
   }
-  yield* await Promise.all(chunk.map((e) => refFromEntry(e.key, e.file, followSymlinks)));
 }
 
 async function* lines(stream: NodeJS.ReadableStream): AsyncGenerator<[string, number]> {
@@ -239,13 +253,13 @@ export async function* scanInputs(specs: readonly InputSpec[], options: ScanOpti
         break;
       case 'file':
         // Named on the command line: followed even when it is a symlink, as the user asked for it.
-        yield* statInChunks(single({ key: toKey(path.basename(spec.path)), file: spec.path }), true);
+        yield* statInOrder(single({ key: toKey(path.basename(spec.path)), file: spec.path }), true);
         break;
       case 'manifest':
-        yield* statInChunks(manifestEntries(spec, options), options.followSymlinks);
+        yield* statInOrder(manifestEntries(spec, options), options.followSymlinks);
         break;
       case 'stdin':
-        yield* statInChunks(stdinEntries(options), options.followSymlinks);
+        yield* statInOrder(stdinEntries(options), options.followSymlinks);
         break;
     }
   }
