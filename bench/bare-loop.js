@@ -6,12 +6,12 @@
  *
  *   node bench/bare-loop.js --corpus DIR --out DIR --threads N [--task meta] [--in-flight K]
  *
- * The files are listed with fast-glob BEFORE the clock starts (the listing time is reported
+ * The files are listed (readdir, recursive) BEFORE the clock starts (the listing time is reported
  * separately as listMs). The timed part (wallMs) runs from creating the pool (threads start
  * and load the task module inside it, as in imgpipe) to the pool being destroyed.
  * Prints one JSON line on stdout; exits 1 if any job failed.
  */
-import fg from 'fast-glob';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Piscina } from 'piscina';
@@ -42,7 +42,10 @@ const moduleUrl = task.worker.href;
 const workerEntry = new URL('../dist/pipeline/worker.js', import.meta.url).href;
 
 const listStarted = performance.now();
-const files = await fg('**/*.{jpg,jpeg,png,webp,avif,gif,tif,tiff,heic,heif}', { cwd: corpus, absolute: true, onlyFiles: true, caseSensitiveMatch: false });
+const IMAGE = /\.(jpg|jpeg|png|webp|avif|gif|tif|tiff|heic|heif)$/i;
+const files = readdirSync(corpus, { recursive: true, withFileTypes: true })
+  .filter((entry) => entry.isFile() && IMAGE.test(entry.name))
+  .map((entry) => path.join(entry.parentPath ?? entry.path, entry.name));
 const listMs = performance.now() - listStarted;
 
 const started = performance.now();

@@ -138,13 +138,15 @@ describe('imgpipe run', () => {
     expect(summaryOf(result.stdout).jobs.done).toBe(2);
   });
 
-  it('scans directories case-insensitively, skips symlinks unless asked, and ignores a directory named x.jpg', async () => {
+  it('scans directories case-insensitively, skips symlinks unless asked (and survives a link loop), and ignores a directory named x.jpg', async () => {
     const work = scratch();
     const input = path.join(work, 'in');
     mkdirSync(path.join(input, 'folder.jpg'), { recursive: true });
     cpSync(path.join(FIXTURES, 'colours', 'red.png'), path.join(input, 'UPPER.PNG'));
     writeFileSync(path.join(input, 'notes.txt'), 'not an image');
     symlinkSync(path.join(FIXTURES, 'colours', 'red-blue.png'), path.join(input, 'link.png'));
+    // A link back to its own folder: followed, it must not loop.
+    symlinkSync(input, path.join(input, 'loop'));
     const keys = async (extra: string[]): Promise<string[]> => {
       const db = path.join(work, `${extra.length}.db`);
       await cli(['run', input, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet', ...extra]);

@@ -7,7 +7,7 @@
  * every other repeat, so that slow drift from other load on the machine hits both):
  *   start-up  `imgpipe run EMPTY_DIR --tasks meta --json` on a fresh ledger (spawn -> exit)
  *   bare      bench/bare-loop.js on the corpus (timed inside: pool creation -> pool destroyed;
- *             the file list is made with fast-glob before the clock starts)
+ *             the file list is made (recursive readdir) before the clock starts)
  *   imgpipe   `imgpipe run CORPUS --tasks meta --json` on a fresh ledger (spawn -> exit)
  *   re-run    the very same command again on that finished ledger (spawn -> exit); it must
  *             report that nothing was done
@@ -301,7 +301,7 @@ export default {
       'How it is measured:',
       '',
       '- *imgpipe*: `node bin/imgpipe.js run CORPUS --tasks meta --db DB --out OUT --json` with a fresh ledger and output folder under `bench/.work/`; wall time from spawn to exit, so it includes Node start-up, module loading, scanning, the ledger and the JSON-lines events on stdout (one per job). Jobs/s and peak RSS are the `jobsPerSecond` and `maxRssMb` of its `summary` event (jobs/s is over its `durationMs`, which starts after module loading); the RSS is the whole process, worker threads included, since workers are threads.',
-      `- *bare loop*: \`bench/bare-loop.js\`, a piscina pool on imgpipe's own worker entry fed the file list directly (same \`meta\` request objects and option defaults, \`inputs: {}\`), with no ledger, scheduler or events. The files are listed with fast-glob **before** its clock starts (the listing took ${formatNumber(first.bare.listMs, 0)} ms for ${images(sizes[0])} files); its wall time runs from creating the pool to destroying it, so it includes thread start-up but not Node start-up.`,
+      `- *bare loop*: \`bench/bare-loop.js\`, a piscina pool on imgpipe's own worker entry fed the file list directly (same \`meta\` request objects and option defaults, \`inputs: {}\`), with no ledger, scheduler or events. The files are listed (recursive readdir) **before** its clock starts (the listing took ${formatNumber(first.bare.listMs, 0)} ms for ${images(sizes[0])} files); its wall time runs from creating the pool to destroying it, so it includes thread start-up but not Node start-up.`,
       '- *Bookkeeping per job* is what imgpipe adds to the same work, per job: end to end it includes the process start-up (Node, modules, opening the ledger), which weighs more at small sizes; "start-up excluded" also subtracts the wall time of the same `run` command on an empty directory, measured in the same repeat.',
       '- *Re-run*: the identical command run again on the ledger the measured run just finished; the bench fails unless its summary says `jobs.done === 0` and every job was already done.',
     ];

@@ -3,7 +3,7 @@
  * (.txt, .jsonl, .csv) and `-` for paths on stdin. Everything streams: a manifest of a
  * million lines is never held in memory, and the consumer pulls at its own pace.
  */
-import fg from 'fast-glob';
+import picomatch from 'picomatch';
 import { parse as parseCsv } from 'csv-parse';
 import { parse as parseCsvSync } from 'csv-parse/sync';
 import { createReadStream, openSync, readSync, closeSync, statSync, type Stats } from 'node:fs';
@@ -13,9 +13,9 @@ import { createInterface } from 'node:readline';
 import { UsageError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import type { ImageRef } from './types.js';
+import { walk } from './walk.js';
 
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'avif', 'gif', 'tif', 'tiff', 'heic', 'heif'] as const;
-const IMAGE_PATTERN = `**/*.{${IMAGE_EXTENSIONS.join(',')}}`;
 const STAT_AHEAD = 64;
 const IMAGE_NAME = new RegExp(`\\.(${IMAGE_EXTENSIONS.join('|')})$`, 'i');
 
@@ -27,7 +27,7 @@ export type InputSpec =
   | { kind: 'directory'; raw: string; path: string }
   | { kind: 'file'; raw: string; path: string }
   | { kind: 'manifest'; raw: string; path: string; format: ManifestFormat }
-  | { kind: 'glob'; raw: string; pattern: string; base: string };
+  | { kind: 'glob'; raw: string; base: string; match: (relative: string) => boolean };
 
 /** An input entry that names no image at all (a malformed manifest line): reported, not recorded. */
 export interface ScanProblem {
@@ -46,18 +46,6 @@ export interface ScanOptions {
 function toKey(relative: string): string {
   const normal = path.posix.normalize(relative.split(path.sep).join('/'));
   return normal.startsWith('./') ? normal.slice(2) : normal;
-}
-
-/** The folder a glob starts from: its leading segments without glob syntax. */
-function globBase(pattern: string): string {
-  const segments = pattern.split('/');
-  const fixed: string[] = [];
-  for (const segment of segments.slice(0, -1)) {
-    if (fg.isDynamicPattern(segment)) break;
-    fixed.push(segment);
-  }
-  const base = fixed.join('/');
-  return base === '' ? (pattern.startsWith('/') ? '/' : '.') : base;
 }
 
 function csvHeader(file: string): string[] {
@@ -98,7 +86,11 @@ export function classifyInputs(inputs: readonly string[], cwd: string): InputSpe
       return { kind: 'manifest', raw, path: absolute, format };
     }
     const pattern = raw.split(path.sep).join('/');
-    if (fg.isDynamicPattern(pattern)) return { kind: 'glob', raw, pattern, base: path.resolve(cwd, globBase(pattern)) };
+    const glob = picomatch.scan(pattern);
+    if (glob.isGlob) {
+      const matches = picomatch(glob.glob, { nocase: true });
+      return { kind: 'glob', raw, base: path.resolve(cwd, glob.base || '.'), match: (relative) => matches(relative) && IMAGE_NAME.test(relative) };
+    }
     throw new UsageError(`input not found: ${raw}`);
   });
 }
@@ -216,40 +208,28 @@ async function* stdinEntries(options: ScanOptions): AsyncGenerator<Entry> {
   }
 }
 
-interface GlobEntry {
-  path: string;
-  dirent: { isSymbolicLink(): boolean };
-  stats?: Stats;
-}
-
-async function* globRefs(pattern: string, cwd: string, base: string, filterImages: boolean, options: ScanOptions): AsyncGenerator<ImageRef> {
-  const stream = fg.stream(pattern, {
-    cwd,
-    absolute: true,
-    onlyFiles: true,
-    stats: true,
-    objectMode: true,
-    followSymbolicLinks: options.followSymlinks,
-    caseSensitiveMatch: false,
-    suppressErrors: true,
-  });
-  for await (const raw of stream) {
-    const entry = raw as unknown as GlobEntry;
-    if (!options.followSymlinks && entry.dirent.isSymbolicLink()) continue;
-    if (filterImages && !IMAGE_NAME.test(entry.path)) continue;
-    const stats = entry.stats!;
-    yield { key: toKey(path.relative(base, entry.path)), path: entry.path, size: stats.size, mtimeMs: stats.mtimeMs };
-  }
+/** Files under a folder, keyed by their path relative to it; stat'ed ahead, in order. */
+function folderRefs(base: string, include: (relative: string) => boolean, options: ScanOptions): AsyncGenerator<ImageRef> {
+  const entries = async function* (): AsyncGenerator<Entry> {
+    const found = walk(base, {
+      followSymlinks: options.followSymlinks,
+      include,
+      onUnreadable: (folder, error) => options.onProblem({ source: folder, message: `folder skipped: ${error.code ?? error.message}` }),
+    });
+    for await (const entry of found) yield { key: entry.relative, file: entry.path };
+  };
+  // Symlinks were already dealt with by the walk, which only yields what it may follow.
+  return statInOrder(entries(), true);
 }
 
 export async function* scanInputs(specs: readonly InputSpec[], options: ScanOptions): AsyncGenerator<ImageRef> {
   for (const spec of specs) {
     switch (spec.kind) {
       case 'directory':
-        yield* globRefs(IMAGE_PATTERN, spec.path, spec.path, false, options);
+        yield* folderRefs(spec.path, (relative) => IMAGE_NAME.test(relative), options);
         break;
       case 'glob':
-        yield* globRefs(spec.pattern, process.cwd(), spec.base, true, options);
+        yield* folderRefs(spec.base, spec.match, options);
         break;
       case 'file':
         // Named on the command line: followed even when it is a symlink, as the user asked for it.

@@ -1,0 +1,74 @@
+/**
+ * A recursive directory walk that yields as it reads, one directory handle at a time, so that
+ * memory stays bounded however many files there are. (fast-glob's stream reads ahead without
+ * backpressure: 10,000 entries buffered after the consumer had taken 50.)
+ */
+import type { Dir } from 'node:fs';
+import { opendir, stat } from 'node:fs/promises';
+import path from 'node:path';
+
+export interface WalkOptions {
+  followSymlinks: boolean;
+  /** Decides on a file by its path relative to the walk's root (forward slashes). */
+  include: (relative: string) => boolean;
+  /** A folder that cannot be read: reported, and the walk goes on. */
+  onUnreadable: (folder: string, error: NodeJS.ErrnoException) => void;
+}
+
+export interface WalkEntry {
+  path: string;
+  relative: string;
+}
+
+/** Depth first; hidden files and folders (a leading dot) are skipped, as shells and fast-glob do. */
+export async function* walk(root: string, options: WalkOptions): AsyncGenerator<WalkEntry> {
+  const visited = new Set<string>();
+  const folders: string[] = [''];
+  while (folders.length > 0) {
+    const relativeFolder = folders.pop()!;
+    const folder = path.join(root, relativeFolder);
+    if (options.followSymlinks) {
+      // Followed links can loop back: each real folder is read once.
+      const id = await folderIdentity(folder);
+      if (id === undefined || visited.has(id)) continue;
+      visited.add(id);
+    }
+    let dir: Dir;
+    try {
+      dir = await opendir(folder, { bufferSize: 128 });
+    } catch (error) {
+      options.onUnreadable(folder, error as NodeJS.ErrnoException);
+      continue;
+    }
+    const subfolders: string[] = [];
+    try {
+      for await (const entry of dir) {
+        if (entry.name.startsWith('.')) continue;
+        const relative = relativeFolder === '' ? entry.name : `${relativeFolder}/${entry.name}`;
+        let isFile = entry.isFile();
+        let isFolder = entry.isDirectory();
+        if (entry.isSymbolicLink()) {
+          if (!options.followSymlinks) continue;
+          const target = await stat(path.join(folder, entry.name)).catch(() => undefined);
+          isFile = target?.isFile() ?? false;
+          isFolder = target?.isDirectory() ?? false;
+        }
+        if (isFolder) subfolders.push(relative);
+        else if (isFile && options.include(relative)) yield { path: path.join(folder, entry.name), relative };
+      }
+    } catch (error) {
+      options.onUnreadable(folder, error as NodeJS.ErrnoException);
+    }
+    // Reversed so that the pop order follows the directory's own order.
+    folders.push(...subfolders.reverse());
+  }
+}
+
+async function folderIdentity(folder: string): Promise<string | undefined> {
+  try {
+    const stats = await stat(folder);
+    return `${stats.dev}:${stats.ino}`;
+  } catch {
+    return undefined;
+  }
+}
