@@ -10,6 +10,7 @@ import { statusCommand } from './commands/status.js';
 import { exportCommand } from './commands/export.js';
 import { mergeCommand } from './commands/merge.js';
 import { tasksCommand } from './commands/tasks.js';
+import { modelsCommand } from './commands/models.js';
 
 export function buildProgram(): Command {
   const program = new Command('imgpipe')
@@ -24,9 +25,10 @@ export function buildProgram(): Command {
         'imgpipe export --format csv --task meta --output meta.csv',
         'imgpipe merge all.db shard-*.db',
         'imgpipe tasks',
+        'imgpipe models verify',
       ]),
     );
-  for (const command of [runCommand(), statusCommand(), exportCommand(), mergeCommand(), tasksCommand()]) {
+  for (const command of [runCommand(), statusCommand(), exportCommand(), mergeCommand(), tasksCommand(), modelsCommand()]) {
     program.addCommand(command);
   }
   // Commander exits 1 on its own errors; ours must be 2, and only from one place.

@@ -3,6 +3,8 @@ export const ExitCode = {
   ok: 0,
   someFailed: 1,
   usage: 2,
+  /** `--fail-on`: a task flagged an image (a moderation gate for CI). */
+  flagged: 3,
   interrupted: 130,
 } as const;
 

@@ -95,7 +95,7 @@ describe('usage errors', () => {
 
 describe('help and introspection', () => {
   it('every command has --help with examples', async () => {
-    for (const command of [[], ['run'], ['status'], ['export'], ['merge'], ['tasks']]) {
+    for (const command of [[], ['run'], ['status'], ['export'], ['merge'], ['tasks'], ['models'], ['models', 'verify']]) {
       const result = await cli([...command, '--help']);
       expect(result.code, command.join(' ')).toBe(0);
       expect(result.stdout, command.join(' ')).toMatch(/Examples:/);
@@ -107,7 +107,7 @@ describe('help and introspection', () => {
     expect(text.stdout).toMatch(/^preprocess \(version 1\)/m);
     expect(text.stdout).toMatch(/--preprocess-max-size <integer>/);
     const tasks = JSON.parse((await cli(['tasks', '--json'])).stdout) as { name: string; needs: string[]; concurrency: number; options: { flag: string }[] }[];
-    expect(tasks.map((t) => t.name)).toEqual(['preprocess', 'meta']);
+    expect(tasks.map((t) => t.name)).toEqual(['preprocess', 'meta', 'nsfw']);
     expect(tasks[1]!.options.map((o) => o.flag)).toContain('--meta-blur-threshold');
   });
 

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { UsageError } from '../errors.js';
 import type { OptionValue, TaskMeta, TaskOptions } from '../tasks/contract.js';
-import { resolveTasks, TASKS } from '../tasks/registry.js';
+import { checkModels, resolveTasks, TASKS } from '../tasks/registry.js';
 import { invalid, parseBoolean, parseInteger, parseKeyValues, parseNumber, parseOption } from '../validate.js';
 import { parseShard, shardFromEnvironment } from '../pipeline/shard.js';
 import type { TaskRun } from '../pipeline/plan.js';
@@ -31,12 +31,14 @@ export interface RunSettings {
   json: boolean;
   quiet: boolean;
   followSymlinks: boolean;
+  /** Tasks whose flagged results make the run exit 3. */
+  failOn: string[];
 }
 
 /** Options of `run` other than per-task ones, by their camelCase name (as in a config file). */
 export const RUN_KEYS = [
   'inputs', 'tasks', 'db', 'out', 'concurrency', 'threads', 'shard', 'shardCount', 'retryFailed', 'force',
-  'maxAttempts', 'timeout', 'json', 'quiet', 'followSymlinks', 'config',
+  'maxAttempts', 'timeout', 'json', 'quiet', 'followSymlinks', 'failOn', 'config',
 ] as const;
 
 export function camelCase(kebab: string): string {
@@ -109,7 +111,17 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
   const requested = pick('tasks') !== undefined ? parseList(where('tasks', '--tasks'), pick('tasks')) : DEFAULT_TASKS;
   if (requested.length === 0) throw new UsageError('--tasks: name at least one task (see imgpipe tasks)');
   const metas = resolveTasks(requested);
+  checkModels(metas);
   const names = new Set(metas.map((task) => task.name));
+  const failOn = pick('failOn') !== undefined ? parseList(where('failOn', '--fail-on'), pick('failOn')) : [];
+  for (const name of failOn) {
+    const task = metas.find((t) => t.name === name);
+    if (!task) throw new UsageError(`--fail-on: task '${name}' is not part of this run (tasks: ${[...names].join(', ')})`);
+    if (!task.flags) {
+      const flagging = TASKS.filter((t) => t.flags).map((t) => t.name);
+      throw new UsageError(`--fail-on: task '${name}' does not flag images (tasks that do: ${flagging.join(', ')})`);
+    }
+  }
 
   const threads = pick('threads') !== undefined ? parseInteger(where('threads', '--threads'), pick('threads'), 1, 1024) : os.availableParallelism();
 
@@ -163,5 +175,6 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
     json: flag('json', '--json'),
     quiet: flag('quiet', '--quiet'),
     followSymlinks: flag('followSymlinks', '--follow-symlinks'),
+    failOn,
   };
 }

@@ -11,6 +11,8 @@ export interface RunReport {
   mainThreadBusyMs: number;
   settings: RunSettings;
   result: SchedulerResult;
+  /** `--fail-on` tasks: how many of this run's images each flagged. */
+  flagged: Record<string, number>;
   scanProblems: number;
   maxRssMb: number;
 }
@@ -29,6 +31,7 @@ export function runCounts(report: RunReport) {
     jobs: { done: sum('done'), failed: sum('failed'), retries: sum('retries'), alreadyDone: sum('alreadyDone'), alreadyFailed: sum('alreadyFailed') },
     jobsPerSecond: Math.round((settled / Math.max(report.durationMs / 1000, 0.001)) * 10) / 10,
     maxRssMb: report.maxRssMb,
+    flagged: report.flagged,
     tasks,
   };
 }
@@ -60,6 +63,9 @@ export function printRunSummary(report: RunReport, out: NodeJS.WritableStream): 
   if (failed > 0) lines.push(`${failed} jobs failed: imgpipe status --db ${report.settings.db} shows why; imgpipe export --state failed lists them.`);
   if (images.duplicateKeys > 0) lines.push(`${images.duplicateKeys} images were skipped because another path had the same key (see the warnings).`);
   if (report.scanProblems > 0) lines.push(`${report.scanProblems} manifest entries could not be read (see the warnings).`);
+  for (const [task, count] of Object.entries(report.flagged)) {
+    if (count > 0) lines.push(`${count} images flagged by ${task} (--fail-on ${task}: exit 3); imgpipe export --task ${task} shows which.`);
+  }
   if (report.result.interrupted) lines.push('Interrupted: run the same command again to finish.');
   out.write(`${lines.join('\n')}\n`);
 }

@@ -39,6 +39,7 @@ export function runCommand(): Command {
     .option('--max-attempts <n>', 'attempts for a job that times out or crashes its worker (default: 3)')
     .option('--timeout <task=seconds,...>', "per-job time limit per task (default: each task's own)")
     .option('--follow-symlinks', 'follow symbolic links while scanning (default: skip them)')
+    .option('--fail-on <tasks>', 'exit 3 when one of these tasks flags an image (nsfw): a gate for CI')
     .option('--json', 'JSON-lines events on stdout instead of progress and summary')
     .option('-q, --quiet', 'no progress and no summary; the exit code tells')
     .option('--config <file>', 'JSON file with any of these options (camelCase keys); flags win');
@@ -58,8 +59,10 @@ export function runCommand(): Command {
       "imgpipe run 'shop/**/*.png' --tasks meta --shard 3/8 --db shard-3.db",
       'find /data -name "*.jpg" | imgpipe run - --tasks meta',
       'imgpipe run ./photos --tasks meta --retry-failed',
+      'imgpipe run ./uploads --tasks nsfw --fail-on nsfw --nsfw-threshold 0.7',
       '',
-      'Exit codes: 0 every job done, 1 some failed, 2 usage error, 130 interrupted.',
+      'Exit codes: 0 every job done, 1 some failed, 2 usage error, 3 an image flagged (--fail-on),',
+      '130 interrupted.',
     ]),
   );
   command.action(async (inputs: string[], flags: Record<string, unknown>) => {
@@ -150,7 +153,10 @@ async function run(cliInputs: string[], flags: Record<string, unknown>): Promise
   }
   const durationMs = Date.now() - started;
   const mainThreadBusyMs = Math.round(performance.eventLoopUtilization(loopBefore).active);
-  const report: RunReport = { runId, durationMs, mainThreadBusyMs, settings, result, scanProblems: problems.length, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
+  const { flaggedCounts } = await import('../pipeline/ledger-queries.js');
+  ledger.flush();
+  const flagged = flaggedCounts(ledger.db, runId, settings.failOn);
+  const report: RunReport = { runId, durationMs, mainThreadBusyMs, settings, result, flagged, scanProblems: problems.length, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
   const exitCode = exitCodeOf(report);
   ledger.finishRun(runId, result.interrupted ? 'interrupted' : 'completed', durationMs, runCounts(report));
   ledger.close();
@@ -161,6 +167,7 @@ async function run(cliInputs: string[], flags: Record<string, unknown>): Promise
 
 function exitCodeOf(report: RunReport): number {
   if (report.result.interrupted) return ExitCode.interrupted;
+  if (Object.values(report.flagged).some((n) => n > 0)) return ExitCode.flagged;
   const counts = Object.values(report.result.tasks);
   const failed = counts.some((c) => c.failed > 0 || c.alreadyFailed > 0);
   return failed || report.scanProblems > 0 || report.result.images.duplicateKeys > 0 ? ExitCode.someFailed : ExitCode.ok;

@@ -68,6 +68,15 @@ export function lastRun(db: DB): RunRow | undefined {
     .get() as RunRow | undefined;
 }
 
+/** Images of a run that a task flagged (`flagged: true` in its result), per task. */
+export function flaggedCounts(db: DB, runId: number, tasks: readonly string[]): Record<string, number> {
+  const count = db.prepare(
+    `SELECT count(*) AS n FROM jobs j JOIN images i ON i.id = j.image_id
+     WHERE i.seen_run = ? AND j.task = ? AND j.state = 'done' AND json_extract(j.result, '$.flagged') = 1`,
+  );
+  return Object.fromEntries(tasks.map((task) => [task, (count.get(runId, task) as { n: number }).n]));
+}
+
 export interface DuplicateGroup {
   sha256: string;
   keys: string[];

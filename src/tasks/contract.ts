@@ -34,6 +34,13 @@ export interface TaskMeta {
   /** Default per-job time limit. */
   readonly timeoutSeconds: number;
   readonly options: Readonly<Record<string, OptionSpec>>;
+  /** Ids in models/catalog.json: checked at start-up, so a missing model stops the run before any work. */
+  readonly models?: readonly string[];
+  /**
+   * The task's results carry `flagged: boolean` (an image a moderation gate should stop), so that
+   * `--fail-on <task>` can make the run exit 3.
+   */
+  readonly flags?: boolean;
   /** Module whose `createHandler` runs inside the task's worker threads. */
   readonly worker: URL;
 }

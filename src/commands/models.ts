@@ -1,0 +1,57 @@
+/** `imgpipe models`: the model catalogue, what is installed, and hash verification. */
+import { Command } from 'commander';
+import { examples, formatTable } from './common.js';
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1_000_000).toFixed(1)} MB`;
+}
+
+export function modelsCommand(): Command {
+  const command = new Command('models')
+    .summary('list the models, their tasks, sizes, licences, and whether they are installed')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', examples(['imgpipe models', 'imgpipe models verify', 'imgpipe models --json']))
+    .action(async (flags: { json?: boolean }) => {
+      const { modelCatalog, modelStatus } = await import('../runtime/models.js');
+      const rows = modelCatalog().map((model) => {
+        const status = modelStatus(model);
+        return {
+          id: model.id,
+          tasks: model.tasks,
+          package: `${model.package}@${model.version}`,
+          format: model.format,
+          bytes: model.files.reduce((sum, file) => sum + file.bytes, 0),
+          licence: model.licence,
+          input: model.input,
+          installed: status.installed && status.problems.length === 0,
+          problems: status.installed ? status.problems : [status.reason],
+        };
+      });
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(
+        `${formatTable(
+          ['model', 'tasks', 'package', 'format', 'size', 'licence', 'installed'],
+          rows.map((r) => [r.id, r.tasks.join(','), r.package, r.format, megabytes(r.bytes), r.licence, r.installed ? 'yes' : `no: ${r.problems.join('; ')}`]),
+        )}\n`,
+      );
+    });
+  command
+    .command('verify')
+    .summary("check every model file's sha256 against the catalogue")
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', examples(['imgpipe models verify', '', 'Exit codes: 0 all verified, 1 a model is missing or altered.']))
+    .action(async (flags: { json?: boolean }) => {
+      const { modelCatalog, verifyModel, installHint } = await import('../runtime/models.js');
+      const results = [];
+      for (const model of modelCatalog()) results.push({ id: model.id, ...(await verifyModel(model)), fix: installHint(model) });
+      if (flags.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+      else {
+        for (const r of results) process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'} ${r.id}${r.ok ? '' : `: ${r.problems.join('; ')} (fix: ${r.fix})`}\n`);
+      }
+      process.exitCode = results.every((r) => r.ok) ? 0 : 1;
+    });
+  return command;
+}
