@@ -8,8 +8,9 @@ import { findModel, installHint, modelStatus } from '../runtime/models.js';
 import preprocess from './preprocess/meta.js';
 import meta from './meta/meta.js';
 import nsfw from './nsfw/meta.js';
+import faces from './faces/meta.js';
 
-export const TASKS: readonly TaskMeta[] = [preprocess, meta, nsfw];
+export const TASKS: readonly TaskMeta[] = [preprocess, meta, nsfw, faces];
 
 export function findTask(name: TaskName): TaskMeta | undefined {
   return TASKS.find((task) => task.name === name);

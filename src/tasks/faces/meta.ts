@@ -1,0 +1,31 @@
+import type { TaskMeta } from '../contract.js';
+
+const faces: TaskMeta = {
+  name: 'faces',
+  version: 1,
+  description: 'face detection: boxes in upright original pixels, scores, count (face-api SSD MobileNetV1 or Tiny Face Detector)',
+  needs: [],
+  concurrency: 'threads',
+  threadsPerJob: 1,
+  timeoutSeconds: 120,
+  models: ['face-api-ssd-mobilenetv1', 'face-api-tiny-face-detector'],
+  options: {
+    model: {
+      type: 'enum',
+      values: ['accurate', 'fast'],
+      default: 'accurate',
+      description: 'accurate: SSD MobileNetV1 (best recall); fast: Tiny Face Detector (about 3x quicker, misses more)',
+    },
+    'min-score': { type: 'number', default: 0.5, min: 0, max: 1, description: 'a detection counts as a face from this score' },
+    'max-side': {
+      type: 'integer',
+      default: 1024,
+      min: 128,
+      max: 8192,
+      description: 'the image is scaled to fit this many pixels before detection (bounds time and memory)',
+    },
+  },
+  worker: new URL('./worker.js', import.meta.url),
+};
+
+export default faces;
