@@ -9,8 +9,9 @@ import preprocess from './preprocess/meta.js';
 import meta from './meta/meta.js';
 import nsfw from './nsfw/meta.js';
 import faces from './faces/meta.js';
+import anonymize from './anonymize/meta.js';
 
-export const TASKS: readonly TaskMeta[] = [preprocess, meta, nsfw, faces];
+export const TASKS: readonly TaskMeta[] = [preprocess, meta, nsfw, faces, anonymize];
 
 export function findTask(name: TaskName): TaskMeta | undefined {
   return TASKS.find((task) => task.name === name);
