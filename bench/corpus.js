@@ -10,6 +10,7 @@ import { mkdir, readFile, rm, writeFile, readdir, open } from 'node:fs/promises'
 import path from 'node:path';
 import sharp from 'sharp';
 import { log, ROOT_DIR } from './lib.js';
+import { prng } from '../fixtures/make-fixtures.js';
 
 export const CORPUS_ROOT = path.join(ROOT_DIR, 'bench', '.corpus');
 const WIDTH = 64;
@@ -19,18 +20,6 @@ const PARALLEL = 8;
 /** Bump when the images change, so that cached corpora are regenerated. */
 const CORPUS_VERSION = 1;
 const MARKER = '.complete';
-
-/** mulberry32: tiny, fast, good enough for picking colours. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PATTERNS = ['solid', 'hgradient', 'vgradient', 'stripes', 'checker', 'noise', 'disc', 'blocks'];
 

@@ -20,6 +20,25 @@ export function safeRelativePath(key: string): string {
   return parts.length > 0 ? parts.join('/') : '_';
 }
 
+export type ImageFormat = 'jpeg' | 'png' | 'webp' | 'avif';
+
+const FORMAT_EXTENSIONS: Record<ImageFormat, readonly string[]> = {
+  jpeg: ['.jpg', '.jpeg', '.jpe'],
+  png: ['.png'],
+  webp: ['.webp'],
+  avif: ['.avif'],
+};
+
+/**
+ * What to append to a key for an image artefact in `format`: nothing when the key's extension
+ * already fits, the format's extension otherwise (`a.png` -> `a.png.jpg`), so that `a.png` and
+ * `a.jpg` never overwrite each other.
+ */
+export function imageSuffix(key: string, format: ImageFormat): string {
+  const lower = key.toLowerCase();
+  return FORMAT_EXTENSIONS[format].some((ext) => lower.endsWith(ext)) ? '' : FORMAT_EXTENSIONS[format][0]!;
+}
+
 export async function writeAtomically(finalPath: string, data: Buffer | string): Promise<void> {
   const temp = `${finalPath}.${process.pid}-${threadId}-${randomBytes(4).toString('hex')}.tmp`;
   try {

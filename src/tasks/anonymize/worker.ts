@@ -7,6 +7,7 @@ import sharp, { type OverlayOptions } from 'sharp';
 import type { Handler, JobInput } from '../contract.js';
 import { TaskError } from '../contract.js';
 import { openImage } from '../../runtime/image.js';
+import { imageSuffix } from '../../runtime/artifacts.js';
 import type { FacesResult } from '../faces/worker.js';
 
 type Mode = 'blur' | 'pixelate' | 'fill';
@@ -20,7 +21,6 @@ interface Region {
 }
 
 const WRITABLE: Record<string, Format> = { jpeg: 'jpeg', png: 'png', webp: 'webp' };
-const EXTENSION: Record<Format, string> = { jpeg: '.jpg', png: '.png', webp: '.webp' };
 
 function grow(box: FacesResult['faces'][number]['box'], margin: number, width: number, height: number): Region | undefined {
   const left = Math.max(0, Math.floor(box.x - box.width * margin));
@@ -72,9 +72,7 @@ async function anonymize(job: JobInput) {
   let image = sharp(data, { raw: { width: info.width, height: info.height, channels } }).composite(overlays);
   image = format === 'jpeg' ? image.jpeg({ quality: 90 }) : format === 'png' ? image.png() : image.webp({ quality: 90 });
   const encoded = await image.toBuffer();
-  const lower = job.key.toLowerCase();
-  const suffix = (format === 'jpeg' ? ['.jpg', '.jpeg', '.jpe'] : [EXTENSION[format]]).some((ext) => lower.endsWith(ext)) ? '' : EXTENSION[format];
-  const output = await job.artifacts.write(encoded, suffix);
+  const output = await job.artifacts.write(encoded, imageSuffix(job.key, format));
   return { result: { output, hidden: regions.length, mode: options.mode, regions, width: info.width, height: info.height }, artifacts: [output] };
 }
 

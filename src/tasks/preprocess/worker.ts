@@ -6,30 +6,14 @@ import exifReader from 'exif-reader';
 import type { Sharp } from 'sharp';
 import type { Handler, JobInput } from '../contract.js';
 import { openImage, uprightSize } from '../../runtime/image.js';
+import { imageSuffix, type ImageFormat } from '../../runtime/artifacts.js';
 
-type OutputFormat = 'jpeg' | 'png' | 'webp' | 'avif';
 
-const EXTENSIONS: Record<OutputFormat, readonly string[]> = {
-  jpeg: ['.jpg', '.jpeg', '.jpe'],
-  png: ['.png'],
-  webp: ['.webp'],
-  avif: ['.avif'],
-};
-
-function outputFormat(requested: string, inputFormat: string | undefined, hasAlpha: boolean): OutputFormat {
-  if (requested !== 'same') return requested as OutputFormat;
+function outputFormat(requested: string, inputFormat: string | undefined, hasAlpha: boolean): ImageFormat {
+  if (requested !== 'same') return requested as ImageFormat;
   if (inputFormat === 'jpeg' || inputFormat === 'png' || inputFormat === 'webp') return inputFormat;
   if (inputFormat === 'heif') return 'avif';
   return hasAlpha ? 'png' : 'jpeg';
-}
-
-/**
- * The output keeps the input's name when its extension already fits the format, and appends
- * one otherwise (`a.png` -> `a.png.jpg`), so that `a.png` and `a.jpg` never overwrite each other.
- */
-function suffixFor(key: string, format: OutputFormat): string {
-  const lower = key.toLowerCase();
-  return EXTENSIONS[format].some((ext) => lower.endsWith(ext)) ? '' : EXTENSIONS[format][0]!;
 }
 
 /** Camera EXIF (IFD0 and the Exif IFD) as sharp's withExif wants it: strings, GPS left out. */
@@ -46,7 +30,7 @@ function exifWithoutGps(exif: Buffer): Record<string, Record<string, string>> {
   return { IFD0: pick(parsed.Image), IFD2: pick(parsed.Photo) };
 }
 
-function encode(image: Sharp, format: OutputFormat, quality: number): Sharp {
+function encode(image: Sharp, format: ImageFormat, quality: number): Sharp {
   switch (format) {
     case 'jpeg':
       return image.jpeg({ quality, mozjpeg: false });
@@ -85,7 +69,7 @@ async function preprocess(job: JobInput) {
   }
 
   const { data, info } = await encode(image, format, options.quality).toBuffer({ resolveWithObject: true });
-  const output = await job.artifacts.write(data, suffixFor(job.key, format));
+  const output = await job.artifacts.write(data, imageSuffix(job.key, format));
   const [width, height] = uprightSize(meta.width ?? 0, meta.height ?? 0, meta.orientation);
   return {
     result: {
