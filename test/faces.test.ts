@@ -47,6 +47,23 @@ describe('faces and anonymize', () => {
     expect(faces.get('no-people.jpg')).toMatchObject({ count: 0, model: 'accurate' });
   });
 
+  it('the fast model (BlazeFace) finds them too, with six landmarks inside each face box', async () => {
+    const ledger = path.join(work, 'fast.db');
+    const run = await cli(['run', input, '--tasks', 'faces', '--faces-model', 'fast', '--db', ledger, '--out', out, '--quiet']);
+    expect(run.code, run.stderr).toBe(0);
+    const fast = results(ledger, 'faces');
+    for (const [name, people] of Object.entries(PEOPLE)) expect(fast.get(name).count, name).toBe(people);
+    expect(fast.get('no-people.jpg').count).toBe(0);
+    for (const face of fast.get('sample5.jpg').faces.filter((f: any) => f.score >= 0.5)) {
+      expect(face.landmarks).toHaveLength(6);
+      const [eyeX, eyeY] = face.landmarks[0];
+      expect(eyeX).toBeGreaterThan(face.box.x);
+      expect(eyeX).toBeLessThan(face.box.x + face.box.width);
+      expect(eyeY).toBeGreaterThan(face.box.y);
+      expect(eyeY).toBeLessThan(face.box.y + face.box.height);
+    }
+  });
+
   it('finds the same faces on an EXIF-rotated copy, in upright coordinates', () => {
     const upright = faces.get('sample1.jpg');
     const rotated = faces.get('sample1-rotated.jpg');

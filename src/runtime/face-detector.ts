@@ -1,12 +1,17 @@
 /**
- * Face detection with the detectors @vladmandic/face-api ships (SSD MobileNetV1, Tiny Face
- * Detector), on its own TensorFlow.js build with the wasm backend. Shared by the tasks that
- * need faces; each worker loads a detector once.
+ * Face detection, shared by the tasks that need faces; each worker loads a detector once.
+ * - accurate: SSD MobileNetV1 from @vladmandic/face-api, on face-api's own TensorFlow.js build.
+ * - fast: BlazeFace (back camera model) from @vladmandic/human, decoded here the way MediaPipe
+ *   defines it: letterboxed 256x256 input in [-1, 1], 896 anchors, sigmoid scores, NMS.
  */
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import sharp from 'sharp';
+import { nonMaxSuppression } from './boxes.js';
 import { findModel, modelStatus } from './models.js';
 import type { RawImage } from './image.js';
+import { loadTfjs } from './tfjs.js';
 
 export type FaceModel = 'accurate' | 'fast';
 
@@ -14,11 +19,13 @@ export interface DetectedFace {
   /** Upright pixel coordinates of the image the detector was given. */
   box: { x: number; y: number; width: number; height: number };
   score: number;
+  /** BlazeFace's six points: right eye, left eye, nose tip, mouth, right ear, left ear (as seen in the image). */
+  landmarks?: [number, number][];
 }
 
 export type Detector = (image: RawImage, minScore: number) => Promise<DetectedFace[]>;
 
-const MODEL_IDS: Record<FaceModel, string> = { accurate: 'face-api-ssd-mobilenetv1', fast: 'face-api-tiny-face-detector' };
+const MODEL_IDS: Record<FaceModel, string> = { accurate: 'face-api-ssd-mobilenetv1', fast: 'human-blazeface-back' };
 
 const require = createRequire(import.meta.url);
 
@@ -39,33 +46,117 @@ function loadFaceApi(): Promise<FaceApi> {
   return faceApi;
 }
 
-export async function createDetector(model: FaceModel): Promise<Detector> {
-  const api = await loadFaceApi();
+function modelFolder(model: FaceModel): string {
   const status = modelStatus(findModel(MODEL_IDS[model])!);
   if (!status.installed) throw new Error(status.reason);
-  const folder = path.join(status.folder, 'model');
-  const net = model === 'accurate' ? api.nets.ssdMobilenetv1 : api.nets.tinyFaceDetector;
-  if (!net.isLoaded) await net.loadFromDisk(folder);
+  return status.folder;
+}
+
+export function createDetector(model: FaceModel): Promise<Detector> {
+  return model === 'accurate' ? createSsd() : createBlazeFace();
+}
+
+async function createSsd(): Promise<Detector> {
+  const api = await loadFaceApi();
+  const net = api.nets.ssdMobilenetv1;
+  if (!net.isLoaded) await net.loadFromDisk(path.join(modelFolder('accurate'), 'model'));
   const tf = api.tf as unknown as { tensor3d(data: Uint8Array, shape: [number, number, number], dtype: 'int32'): { dispose(): void } };
 
   return async (image, minScore) => {
-    // The detectors want RGB: drop alpha (the caller flattened transparency already).
-    const rgb = new Uint8Array(image.width * image.height * 3);
-    for (let i = 0, j = 0; i < image.data.length; i += 4, j += 3) {
-      rgb[j] = image.data[i]!;
-      rgb[j + 1] = image.data[i + 1]!;
-      rgb[j + 2] = image.data[i + 2]!;
-    }
-    const tensor = tf.tensor3d(rgb, [image.height, image.width, 3], 'int32');
+    const tensor = tf.tensor3d(rgbOf(image), [image.height, image.width, 3], 'int32');
     try {
-      const options =
-        model === 'accurate'
-          ? new api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: 200 })
-          : new api.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: minScore });
-      const detections = await api.detectAllFaces(tensor as never, options);
+      const detections = await api.detectAllFaces(tensor as never, new api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: 200 }));
       return detections.map((d) => ({ box: { x: d.box.x, y: d.box.y, width: d.box.width, height: d.box.height }, score: d.score }));
     } finally {
       tensor.dispose();
     }
+  };
+}
+
+/** The detectors want RGB: alpha dropped (the caller's decode put transparency on a background). */
+function rgbOf(image: RawImage): Uint8Array {
+  const rgb = new Uint8Array(image.width * image.height * 3);
+  for (let i = 0, j = 0; i < image.data.length; i += 4, j += 3) {
+    rgb[j] = image.data[i]!;
+    rgb[j + 1] = image.data[i + 1]!;
+    rgb[j + 2] = image.data[i + 2]!;
+  }
+  return rgb;
+}
+
+const BLAZE_SIZE = 256;
+const BLAZE_NMS = 0.3;
+
+/** MediaPipe's anchors for the 256 px model: 16x16 cells x 2, then 8x8 cells x 6, in pixels. */
+function blazeAnchors(): [number, number][] {
+  const anchors: [number, number][] = [];
+  for (const [stride, perCell] of [[16, 2], [32, 6]] as const) {
+    const cells = BLAZE_SIZE / stride;
+    for (let y = 0; y < cells; y += 1) {
+      for (let x = 0; x < cells; x += 1) {
+        for (let n = 0; n < perCell; n += 1) anchors.push([stride * (x + 0.5), stride * (y + 0.5)]);
+      }
+    }
+  }
+  return anchors;
+}
+
+async function createBlazeFace(): Promise<Detector> {
+  const tf = await loadTfjs();
+  const folder = path.join(modelFolder('fast'), 'models');
+  const json = JSON.parse(await readFile(path.join(folder, 'blazeface.json'), 'utf8')) as {
+    modelTopology: object;
+    weightsManifest: { paths: string[]; weights: unknown[] }[];
+  };
+  const weights = await readFile(path.join(folder, json.weightsManifest[0]!.paths[0]!));
+  const net = await tf.loadGraphModel(
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest[0]!.weights as never,
+      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+    }),
+  );
+  const anchors = blazeAnchors();
+
+  return async (image, minScore) => {
+    // Letterbox: fit inside 256x256 on black (0 becomes -1 after normalisation, as in training).
+    const scale = Math.min(BLAZE_SIZE / image.width, BLAZE_SIZE / image.height);
+    const width = Math.max(1, Math.round(image.width * scale));
+    const height = Math.max(1, Math.round(image.height * scale));
+    const padX = Math.floor((BLAZE_SIZE - width) / 2);
+    const padY = Math.floor((BLAZE_SIZE - height) / 2);
+    const pixels = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 4 } })
+      .removeAlpha()
+      .resize(width, height, { fit: 'fill' })
+      .extend({ top: padY, bottom: BLAZE_SIZE - height - padY, left: padX, right: BLAZE_SIZE - width - padX, background: '#000000' })
+      .raw()
+      .toBuffer();
+    const input = tf.tidy(() => tf.tensor4d(pixels, [1, BLAZE_SIZE, BLAZE_SIZE, 3], 'int32').toFloat().div(127.5).sub(1));
+    const outputs = net.execute(input) as import('@tensorflow/tfjs').Tensor[];
+    input.dispose();
+    // Four outputs: scores and regressors for the 512 fine anchors and the 384 coarse ones.
+    const bySize = await Promise.all([...outputs].sort((a, b) => a.size - b.size).map((t) => t.data()));
+    outputs.forEach((t) => t.dispose());
+    const [scores384, scores512, boxes384, boxes512] = bySize as Float32Array[];
+    const candidates: DetectedFace[] = [];
+    for (let i = 0; i < anchors.length; i += 1) {
+      const fine = i < 512;
+      const j = fine ? i : i - 512;
+      const score = 1 / (1 + Math.exp(-(fine ? scores512! : scores384!)[j]!));
+      if (score < minScore) continue;
+      const r = (fine ? boxes512! : boxes384!).subarray(j * 16, j * 16 + 16);
+      const [ax, ay] = anchors[i]!;
+      const cx = ax + r[0]!;
+      const cy = ay + r[1]!;
+      // Back to the given image's pixels: undo the padding, then the scale.
+      const toX = (v: number): number => (v - padX) / scale;
+      const toY = (v: number): number => (v - padY) / scale;
+      candidates.push({
+        box: { x: toX(cx - r[2]! / 2), y: toY(cy - r[3]! / 2), width: r[2]! / scale, height: r[3]! / scale },
+        score,
+        landmarks: Array.from({ length: 6 }, (_, k) => [toX(ax + r[4 + 2 * k]!), toY(ay + r[5 + 2 * k]!)] as [number, number]),
+      });
+    }
+    return nonMaxSuppression(candidates, BLAZE_NMS);
   };
 }

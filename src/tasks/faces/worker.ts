@@ -13,6 +13,8 @@ export const REPORT_FLOOR = 0.2;
 export interface Face {
   box: { x: number; y: number; width: number; height: number };
   score: number;
+  /** With the fast model: eyes, nose tip, mouth and ears, as [x, y] in upright original pixels. */
+  landmarks?: [number, number][];
 }
 
 export interface FacesResult {
@@ -42,9 +44,10 @@ export async function createHandler(_context: WorkerContext): Promise<Handler> {
     const scale = width / image.width;
     const detections = await detect(image, Math.min(REPORT_FLOOR, options['min-score']));
     const faces = detections
-      .map((d) => ({
+      .map((d): Face => ({
         box: { x: round1(d.box.x * scale), y: round1(d.box.y * scale), width: round1(d.box.width * scale), height: round1(d.box.height * scale) },
         score: Math.round(d.score * 1000) / 1000,
+        ...(d.landmarks ? { landmarks: d.landmarks.map(([x, y]) => [round1(x * scale), round1(y * scale)] as [number, number]) } : {}),
       }))
       .sort((a, b) => b.score - a.score);
     const result: FacesResult = { count: faces.filter((f) => f.score >= options['min-score']).length, faces, model: options.model, width, height };
