@@ -7,10 +7,9 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import sharp from 'sharp';
 import { nonMaxSuppression } from './boxes.js';
 import { findModel, modelStatus } from './models.js';
-import type { RawImage } from './image.js';
+import { letterbox, toSource, type RawImage } from './image.js';
 import { loadTfjs } from './tfjs.js';
 
 export type FaceModel = 'accurate' | 'fast';
@@ -119,19 +118,9 @@ async function createBlazeFace(): Promise<Detector> {
   const anchors = blazeAnchors();
 
   return async (image, minScore) => {
-    // Letterbox: fit inside 256x256 on black (0 becomes -1 after normalisation, as in training).
-    const scale = Math.min(BLAZE_SIZE / image.width, BLAZE_SIZE / image.height);
-    const width = Math.max(1, Math.round(image.width * scale));
-    const height = Math.max(1, Math.round(image.height * scale));
-    const padX = Math.floor((BLAZE_SIZE - width) / 2);
-    const padY = Math.floor((BLAZE_SIZE - height) / 2);
-    const pixels = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 4 } })
-      .removeAlpha()
-      .resize(width, height, { fit: 'fill' })
-      .extend({ top: padY, bottom: BLAZE_SIZE - height - padY, left: padX, right: BLAZE_SIZE - width - padX, background: '#000000' })
-      .raw()
-      .toBuffer();
-    const input = tf.tidy(() => tf.tensor4d(pixels, [1, BLAZE_SIZE, BLAZE_SIZE, 3], 'int32').toFloat().div(127.5).sub(1));
+    // Letterboxed on black: 0 becomes -1 after normalisation, as in training.
+    const boxed = await letterbox(image, BLAZE_SIZE);
+    const input = tf.tidy(() => tf.tensor4d(boxed.pixels, [1, BLAZE_SIZE, BLAZE_SIZE, 3], 'int32').toFloat().div(127.5).sub(1));
     const outputs = net.execute(input) as import('@tensorflow/tfjs').Tensor[];
     input.dispose();
     // Four outputs: scores and regressors for the 512 fine anchors and the 384 coarse ones.
@@ -148,13 +137,11 @@ async function createBlazeFace(): Promise<Detector> {
       const [ax, ay] = anchors[i]!;
       const cx = ax + r[0]!;
       const cy = ay + r[1]!;
-      // Back to the given image's pixels: undo the padding, then the scale.
-      const toX = (v: number): number => (v - padX) / scale;
-      const toY = (v: number): number => (v - padY) / scale;
+      const [x, y] = toSource(boxed, cx - r[2]! / 2, cy - r[3]! / 2);
       candidates.push({
-        box: { x: toX(cx - r[2]! / 2), y: toY(cy - r[3]! / 2), width: r[2]! / scale, height: r[3]! / scale },
+        box: { x, y, width: r[2]! / boxed.scale, height: r[3]! / boxed.scale },
         score,
-        landmarks: Array.from({ length: 6 }, (_, k) => [toX(ax + r[4 + 2 * k]!), toY(ay + r[5 + 2 * k]!)] as [number, number]),
+        landmarks: Array.from({ length: 6 }, (_, k) => toSource(boxed, ax + r[4 + 2 * k]!, ay + r[5 + 2 * k]!)),
       });
     }
     return nonMaxSuppression(candidates, BLAZE_NMS);

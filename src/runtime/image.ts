@@ -87,3 +87,34 @@ export function greyThumbnail(image: RawImage, size: number): Buffer {
   }
   return out;
 }
+
+export interface Letterboxed {
+  /** `size` x `size` RGB pixels: the image fitted inside, centred, on black. */
+  pixels: Buffer;
+  scale: number;
+  padX: number;
+  padY: number;
+}
+
+/**
+ * Fits an RGBA image inside a square model input without distorting it, as detectors trained
+ * on letterboxed inputs expect. `toSource` maps model coordinates back to the image's pixels.
+ */
+export async function letterbox(image: RawImage, size: number): Promise<Letterboxed> {
+  const scale = Math.min(size / image.width, size / image.height);
+  const width = Math.max(1, Math.round(image.width * scale));
+  const height = Math.max(1, Math.round(image.height * scale));
+  const padX = Math.floor((size - width) / 2);
+  const padY = Math.floor((size - height) / 2);
+  const pixels = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 4 } })
+    .removeAlpha()
+    .resize(width, height, { fit: 'fill' })
+    .extend({ top: padY, bottom: size - height - padY, left: padX, right: size - width - padX, background: '#000000' })
+    .raw()
+    .toBuffer();
+  return { pixels, scale, padX, padY };
+}
+
+export function toSource(box: Letterboxed, x: number, y: number): [number, number] {
+  return [(x - box.padX) / box.scale, (y - box.padY) / box.scale];
+}
