@@ -144,6 +144,8 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
       const raw = pick(key);
       options[option] = raw === undefined ? spec.default : parseOption(where(key, `--${meta.name}-${option}`), spec, raw);
     }
+    const problem = meta.validate?.(options);
+    if (problem) throw new UsageError(problem);
     const threadsPerJob = Math.min(meta.threadsPerJob, threads);
     return {
       meta,

@@ -41,6 +41,11 @@ export interface TaskMeta {
    * `--fail-on <task>` can make the run exit 3.
    */
   readonly flags?: boolean;
+  /**
+   * Checks the resolved options together, at start-up (say, that an installed package backs
+   * them); returns a message for a usage error, or nothing.
+   */
+  readonly validate?: (options: TaskOptions) => string | undefined;
   /** Module whose `createHandler` runs inside the task's worker threads. */
   readonly worker: URL;
 }

@@ -10,8 +10,9 @@ import meta from './meta/meta.js';
 import nsfw from './nsfw/meta.js';
 import faces from './faces/meta.js';
 import anonymize from './anonymize/meta.js';
+import ocr from './ocr/meta.js';
 
-export const TASKS: readonly TaskMeta[] = [preprocess, meta, nsfw, faces, anonymize];
+export const TASKS: readonly TaskMeta[] = [preprocess, meta, nsfw, faces, anonymize, ocr];
 
 export function findTask(name: TaskName): TaskMeta | undefined {
   return TASKS.find((task) => task.name === name);

@@ -1,0 +1,59 @@
+import type { TaskMeta } from '../contract.js';
+import { packageFolder } from '../../runtime/models.js';
+
+/** Each language's data comes from its own npm package: @tesseract.js-data/<lang>. */
+export function languagePackage(lang: string): string {
+  return `@tesseract.js-data/${lang}`;
+}
+
+const ocr: TaskMeta = {
+  name: 'ocr',
+  version: 1,
+  description: 'text recognition (tesseract.js LSTM): text, confidence, lines and words with boxes, page rotation',
+  needs: [],
+  concurrency: 'threads',
+  threadsPerJob: 1,
+  timeoutSeconds: 300,
+  options: {
+    lang: {
+      type: 'string',
+      default: 'eng',
+      pattern: /^[a-z_]{3,}(\+[a-z_]{3,})*$/,
+      patternHint: 'tesseract language codes joined by +, like eng or eng+fra',
+      description: 'languages, each from its npm package @tesseract.js-data/<lang>',
+    },
+    'min-confidence': {
+      type: 'number',
+      default: 60,
+      min: 0,
+      max: 100,
+      description: 'words below this confidence are dropped (photos without text otherwise yield garbage)',
+    },
+    psm: {
+      type: 'integer',
+      default: 3,
+      min: 0,
+      max: 13,
+      description: "page segmentation mode (3: automatic, as the tesseract CLI; tesseract.js's own default 6 reads pages far worse)",
+    },
+    dpi: { type: 'integer', default: 300, min: 70, max: 2400, description: 'resolution to assume when the image does not say' },
+    rotate: {
+      type: 'enum',
+      values: ['auto', 'off'],
+      default: 'auto',
+      description: 'auto: when little text reads confidently, also try the page at 90, 180 and 270 degrees and keep the best',
+    },
+    text: { type: 'boolean', default: false, description: 'also write the text to OUT/ocr/<key>.txt' },
+  },
+  validate(options) {
+    const missing = String(options.lang)
+      .split('+')
+      .filter((lang) => 'reason' in packageFolder(languagePackage(lang)));
+    return missing.length === 0
+      ? undefined
+      : `--ocr-lang: no language data for ${missing.join(', ')}; install it with: npm install ${missing.map(languagePackage).join(' ')}`;
+  },
+  worker: new URL('./worker.js', import.meta.url),
+};
+
+export default ocr;
