@@ -4,13 +4,12 @@
  * - fast: BlazeFace (back camera model) from @vladmandic/human, decoded here the way MediaPipe
  *   defines it: letterboxed 256x256 input in [-1, 1], 896 anchors, sigmoid scores, NMS.
  */
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { nonMaxSuppression } from './boxes.js';
-import { findModel, modelStatus } from './models.js';
+import { modelFile } from './models.js';
 import { letterbox, toSource, type RawImage } from './image.js';
-import { loadTfjs } from './tfjs.js';
+import { loadGraphModelFiles, loadTfjs } from './tfjs.js';
 
 export type FaceModel = 'accurate' | 'fast';
 
@@ -45,12 +44,6 @@ function loadFaceApi(): Promise<FaceApi> {
   return faceApi;
 }
 
-function modelFolder(model: FaceModel): string {
-  const status = modelStatus(findModel(MODEL_IDS[model])!);
-  if (!status.installed) throw new Error(status.reason);
-  return status.folder;
-}
-
 export function createDetector(model: FaceModel): Promise<Detector> {
   return model === 'accurate' ? createSsd() : createBlazeFace();
 }
@@ -58,7 +51,7 @@ export function createDetector(model: FaceModel): Promise<Detector> {
 async function createSsd(): Promise<Detector> {
   const api = await loadFaceApi();
   const net = api.nets.ssdMobilenetv1;
-  if (!net.isLoaded) await net.loadFromDisk(path.join(modelFolder('accurate'), 'model'));
+  if (!net.isLoaded) await net.loadFromDisk(path.dirname(modelFile(MODEL_IDS.accurate, 'model/ssd_mobilenetv1_model.bin')));
   const tf = api.tf as unknown as { tensor3d(data: Uint8Array, shape: [number, number, number], dtype: 'int32'): { dispose(): void } };
 
   return async (image, minScore) => {
@@ -102,19 +95,7 @@ function blazeAnchors(): [number, number][] {
 
 async function createBlazeFace(): Promise<Detector> {
   const tf = await loadTfjs();
-  const folder = path.join(modelFolder('fast'), 'models');
-  const json = JSON.parse(await readFile(path.join(folder, 'blazeface.json'), 'utf8')) as {
-    modelTopology: object;
-    weightsManifest: { paths: string[]; weights: unknown[] }[];
-  };
-  const weights = await readFile(path.join(folder, json.weightsManifest[0]!.paths[0]!));
-  const net = await tf.loadGraphModel(
-    tf.io.fromMemory({
-      modelTopology: json.modelTopology,
-      weightSpecs: json.weightsManifest[0]!.weights as never,
-      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-    }),
-  );
+  const net = await loadGraphModelFiles(modelFile(MODEL_IDS.fast, 'models/blazeface.json'));
   const anchors = blazeAnchors();
 
   return async (image, minScore) => {

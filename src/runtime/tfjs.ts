@@ -37,3 +37,22 @@ export async function quietly<T>(load: () => Promise<T>): Promise<T> {
     Object.assign(console, saved);
   }
 }
+
+/**
+ * A TFJS graph model from its JSON and weight files on disk (Node's fetch cannot read file://).
+ * The files are those of a catalogued model, found in its npm package.
+ */
+export async function loadGraphModelFiles(jsonFile: string): Promise<import('@tensorflow/tfjs').GraphModel> {
+  const tf = await loadTfjs();
+  const { readFile } = await import('node:fs/promises');
+  const json = JSON.parse(await readFile(jsonFile, 'utf8')) as { modelTopology: object; weightsManifest: { paths: string[]; weights: unknown[] }[] };
+  const buffers = await Promise.all(json.weightsManifest.flatMap((group) => group.paths.map((file) => readFile(path.join(path.dirname(jsonFile), file)))));
+  const weights = Buffer.concat(buffers);
+  return tf.loadGraphModel(
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest.flatMap((group) => group.weights) as never,
+      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+    }),
+  );
+}

@@ -11,8 +11,9 @@ import nsfw from './nsfw/meta.js';
 import faces from './faces/meta.js';
 import anonymize from './anonymize/meta.js';
 import ocr from './ocr/meta.js';
+import objects from './objects/meta.js';
 
-export const TASKS: readonly TaskMeta[] = [preprocess, meta, nsfw, faces, anonymize, ocr];
+export const TASKS: readonly TaskMeta[] = [preprocess, meta, nsfw, faces, anonymize, ocr, objects];
 
 export function findTask(name: TaskName): TaskMeta | undefined {
   return TASKS.find((task) => task.name === name);
