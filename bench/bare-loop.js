@@ -5,10 +5,20 @@
  * jobs in flight (--in-flight changes that, for experiments).
  *
  *   node bench/bare-loop.js --corpus DIR --out DIR --threads N [--task meta] [--in-flight K]
+ *                           [--option KEY=VALUE ...]
+ *
+ * Every job gets the task's option defaults, as `imgpipe run` gives them when no option flag is
+ * set; --option (repeatable) overrides one, by the option's own name: `--task faces --option
+ * model=fast` is what `imgpipe run --tasks faces --faces-model fast` runs. Values are converted
+ * by the option's declared type (numbers, booleans) but not range-checked: imgpipe does that.
+ * Tasks that need another task's results (anonymize) cannot run here: they get `inputs: {}`.
  *
  * The files are listed (readdir, recursive) BEFORE the clock starts (the listing time is reported
  * separately as listMs). The timed part (wallMs) runs from creating the pool (threads start
- * and load the task module inside it, as in imgpipe) to the pool being destroyed.
+ * and load the task module inside it, as in imgpipe) to the pool being destroyed. Also timed
+ * from pool creation: firstDoneMs (the first reply: thread start-up, model load, one job) and
+ * lastDoneMs; steadyJobsPerSecond is the rate after the first 2x threads replies (start-up
+ * excluded), from that reply to the last one.
  * Prints one JSON line on stdout; exits 1 if any job failed.
  */
 import { readdirSync } from 'node:fs';
@@ -23,12 +33,15 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     task: { type: 'string', default: 'meta' },
     'in-flight': { type: 'string' },
+    option: { type: 'string', multiple: true, default: [] },
   },
 });
-if (!values.corpus || !values.out || !values.threads) {
-  process.stderr.write('usage: node bench/bare-loop.js --corpus DIR --out DIR --threads N [--task meta]\n');
+function usage(message) {
+  if (message) process.stderr.write(`bare-loop: ${message}\n`);
+  process.stderr.write('usage: node bench/bare-loop.js --corpus DIR --out DIR --threads N [--task meta] [--in-flight K] [--option KEY=VALUE ...]\n');
   process.exit(2);
 }
+if (!values.corpus || !values.out || !values.threads) usage();
 const threads = Number(values.threads);
 const inFlight = values['in-flight'] ? Number(values['in-flight']) : threads * 2;
 const corpus = path.resolve(values.corpus);
@@ -38,6 +51,19 @@ const outDir = path.resolve(values.out);
 // uses when no option flag is given).
 const task = (await import(new URL(`../dist/tasks/${values.task}/meta.js`, import.meta.url).href)).default;
 const options = Object.fromEntries(Object.entries(task.options).map(([name, spec]) => [name, spec.default]));
+for (const pair of values.option) {
+  const eq = pair.indexOf('=');
+  const name = eq > 0 ? pair.slice(0, eq) : '';
+  const spec = task.options[name];
+  if (!spec) usage(`--option ${JSON.stringify(pair)}: expected KEY=VALUE with KEY one of ${Object.keys(task.options).join(', ') || '(none: this task has no options)'}`);
+  const raw = pair.slice(eq + 1);
+  let value = raw;
+  if (spec.type === 'number' || spec.type === 'integer') value = Number(raw);
+  else if (spec.type === 'boolean') value = raw === 'true' || raw === '1' || raw === 'yes';
+  else if (spec.type === 'enum' && !spec.values.includes(raw)) usage(`--option ${name}: expected one of ${spec.values.join(', ')}, got ${JSON.stringify(raw)}`);
+  if (typeof value === 'number' && !Number.isFinite(value)) usage(`--option ${name}: expected a number, got ${JSON.stringify(raw)}`);
+  options[name] = value;
+}
 const moduleUrl = task.worker.href;
 const workerEntry = new URL('../dist/pipeline/worker.js', import.meta.url).href;
 
@@ -62,11 +88,14 @@ let next = 0;
 let done = 0;
 let failed = 0;
 let firstFailure;
+/** Reply times, ms from pool creation. */
+const replies = [];
 const lane = async () => {
   while (next < files.length) {
     const file = files[next++];
     const key = path.relative(corpus, file).split(path.sep).join('/');
     const reply = await pool.run({ task: task.name, module: moduleUrl, key, path: file, options, inputs: {}, outDir });
+    replies.push(performance.now() - started);
     if (reply.ok) done += 1;
     else {
       failed += 1;
@@ -79,6 +108,9 @@ await pool.destroy();
 const wallMs = performance.now() - started;
 // Main-thread busy time: what the loop itself costs, as imgpipe's summary reports its own.
 const mainThreadBusyMs = performance.eventLoopUtilization(loopBefore).active;
+const warm = threads * 2;
+const steadyJobsPerSecond =
+  replies.length > warm + 1 ? (replies.length - 1 - warm) / ((replies[replies.length - 1] - replies[warm]) / 1000) : null;
 
 process.stdout.write(
   `${JSON.stringify({
@@ -90,10 +122,14 @@ process.stdout.write(
     done,
     failed,
     firstFailure,
+    options,
     listMs,
     wallMs,
     mainThreadBusyMs,
     jobsPerSecond: (done + failed) / (wallMs / 1000),
+    firstDoneMs: replies[0] ?? null,
+    lastDoneMs: replies[replies.length - 1] ?? null,
+    steadyJobsPerSecond,
     maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
   })}\n`,
 );

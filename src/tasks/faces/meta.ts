@@ -22,7 +22,7 @@ const faces: TaskMeta = {
       default: 1024,
       min: 128,
       max: 8192,
-      description: 'the image is scaled to fit this many pixels before detection (bounds time and memory)',
+      description: 'the image is decoded at most this large for detection (the models look at 512 px, accurate, or 256 px, fast)',
     },
   },
   worker: new URL('./worker.js', import.meta.url),

@@ -1,11 +1,12 @@
 /**
- * faces: detection on the upright image scaled to fit --faces-max-side; boxes are mapped back to
+ * faces: detection on the upright image scaled to the model's own input side (at most
+ * --faces-max-side); boxes are mapped back to
  * the upright original's pixels. Detections down to REPORT_FLOOR are kept with their scores, so
  * that tasks which must err towards privacy (anonymize) can use more than `count` counts.
  */
 import type { Handler, JobInput, WorkerContext } from '../contract.js';
 import { decodeUprightRgba, openImage, uprightSize } from '../../runtime/image.js';
-import { createDetector, type Detector, type FaceModel } from '../../runtime/face-detector.js';
+import { createDetector, MODEL_SIDE, type Detector, type FaceModel } from '../../runtime/face-detector.js';
 
 /** The lowest score reported at all. */
 export const REPORT_FLOOR = 0.2;
@@ -40,7 +41,7 @@ export async function createHandler(_context: WorkerContext): Promise<Handler> {
     }
     const header = await openImage(job.bytes).metadata();
     const [width, height] = uprightSize(header.width ?? 0, header.height ?? 0, header.orientation);
-    const image = await decodeUprightRgba(job.bytes, options['max-side']);
+    const image = await decodeUprightRgba(job.bytes, Math.min(options['max-side'], MODEL_SIDE[options.model]));
     const scale = width / image.width;
     const detections = await detect(image, Math.min(REPORT_FLOOR, options['min-score']));
     const faces = detections
