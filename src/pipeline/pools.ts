@@ -4,7 +4,6 @@
  * job comes back here as a failure with a retriable code.
  */
 import { Piscina } from 'piscina';
-import type { TaskMeta } from '../tasks/contract.js';
 import { oneLine } from '../runtime/failure.js';
 import type { WorkerData, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
@@ -17,7 +16,6 @@ export class TaskPool {
   private readonly running = new Set<AbortController>();
 
   constructor(
-    readonly task: TaskMeta,
     readonly size: number,
     private readonly threadsPerJob: number,
   ) {}

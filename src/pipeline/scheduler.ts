@@ -114,7 +114,7 @@ export class Scheduler {
   private readonly stopped = new Promise<void>((resolve) => (this.markStopped = resolve));
   private readonly highWater: number;
   private budgetUsed = 0;
-  private retryTimers = new Set<NodeJS.Timeout>();
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
   private stopping = false;
   private rotation = 0;
   private wake: (() => void) | undefined;
@@ -325,7 +325,7 @@ export class Scheduler {
   private poolFor(task: TaskRun): TaskPool {
     let pool = this.pools.get(task.meta.name);
     if (!pool) {
-      pool = new TaskPool(task.meta, task.concurrency, task.threadsPerJob);
+      pool = new TaskPool(task.concurrency, task.threadsPerJob);
       this.pools.set(task.meta.name, pool);
     }
     return pool;
