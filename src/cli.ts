@@ -11,6 +11,7 @@ import { exportCommand } from './commands/export.js';
 import { mergeCommand } from './commands/merge.js';
 import { tasksCommand } from './commands/tasks.js';
 import { modelsCommand } from './commands/models.js';
+import { duplicatesCommand } from './commands/duplicates.js';
 
 export function buildProgram(): Command {
   const program = new Command('imgpipe')
@@ -26,9 +27,10 @@ export function buildProgram(): Command {
         'imgpipe merge all.db shard-*.db',
         'imgpipe tasks',
         'imgpipe models verify',
+        'imgpipe duplicates --distance 8',
       ]),
     );
-  for (const command of [runCommand(), statusCommand(), exportCommand(), mergeCommand(), tasksCommand(), modelsCommand()]) {
+  for (const command of [runCommand(), statusCommand(), exportCommand(), mergeCommand(), tasksCommand(), modelsCommand(), duplicatesCommand()]) {
     program.addCommand(command);
   }
   // Commander exits 1 on its own errors; ours must be 2, and only from one place.

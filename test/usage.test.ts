@@ -95,7 +95,7 @@ describe('usage errors', () => {
 
 describe('help and introspection', () => {
   it('every command has --help with examples', async () => {
-    for (const command of [[], ['run'], ['status'], ['export'], ['merge'], ['tasks'], ['models'], ['models', 'verify']]) {
+    for (const command of [[], ['run'], ['status'], ['export'], ['merge'], ['tasks'], ['models'], ['models', 'verify'], ['duplicates']]) {
       const result = await cli([...command, '--help']);
       expect(result.code, command.join(' ')).toBe(0);
       expect(result.stdout, command.join(' ')).toMatch(/Examples:/);

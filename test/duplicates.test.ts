@@ -1,0 +1,67 @@
+/** Exact and near duplicates: the banded search finds what an all-pairs scan finds, and the CLI groups real copies. */
+import { copyFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { nearDuplicateGroups } from '../src/pipeline/near-duplicates.js';
+import { cli, FIXTURES, scratch } from './helpers.js';
+
+function allPairs(images: { key: string; phash: string }[], distance: number): string[][] {
+  const parent = images.map((_, i) => i);
+  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)));
+  const bits = (a: string, b: string) => [...(BigInt(`0x${a}`) ^ BigInt(`0x${b}`)).toString(2)].filter((c) => c === '1').length;
+  for (let a = 0; a < images.length; a += 1) for (let b = a + 1; b < images.length; b += 1) if (bits(images[a]!.phash, images[b]!.phash) <= distance) parent[find(b)] = find(a);
+  const groups = new Map<number, string[]>();
+  images.forEach((image, i) => groups.set(find(i), [...(groups.get(find(i)) ?? []), image.key]));
+  return [...groups.values()].filter((keys) => keys.length > 1).map((keys) => keys.sort()).sort((a, b) => a[0]!.localeCompare(b[0]!));
+}
+
+describe('near-duplicate search', () => {
+  it('finds exactly the groups an all-pairs scan finds', () => {
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const hex = () => Array.from({ length: 16 }, () => Math.floor(random() * 16).toString(16)).join('');
+    const images: { key: string; phash: string }[] = [];
+    for (let i = 0; i < 300; i += 1) {
+      const base = hex();
+      images.push({ key: `img-${i}`, phash: base });
+      // Some images get copies with a few bits flipped.
+      if (i % 10 === 0) {
+        let value = BigInt(`0x${base}`);
+        for (let f = 0; f < 1 + (i % 7); f += 1) value ^= 1n << BigInt(Math.floor(random() * 64));
+        images.push({ key: `copy-of-${i}`, phash: value.toString(16).padStart(16, '0') });
+      }
+    }
+    for (const distance of [0, 3, 6, 10]) {
+      const found = nearDuplicateGroups(images, distance).map((g) => g.keys).sort((a, b) => a[0]!.localeCompare(b[0]!));
+      expect(found, `distance ${distance}`).toEqual(allPairs(images, distance));
+    }
+  });
+});
+
+describe('imgpipe duplicates', () => {
+  it('groups exact copies, and resized or re-encoded copies as near duplicates, apart from other photos', async () => {
+    const work = scratch();
+    const input = path.join(work, 'in');
+    mkdirSync(input);
+    const original = path.join(FIXTURES, 'photos', 'landscape.jpg');
+    copyFileSync(original, path.join(input, 'landscape.jpg'));
+    copyFileSync(original, path.join(input, 'landscape-copy.jpg'));
+    await sharp(original).resize(320).toFile(path.join(input, 'landscape-small.jpg'));
+    await sharp(original).webp({ quality: 40 }).toFile(path.join(input, 'landscape.webp'));
+    for (const other of ['dusk.jpg', 'products/mug.webp']) copyFileSync(path.join(FIXTURES, 'photos', other), path.join(input, path.basename(other)));
+    const db = path.join(work, 'l.db');
+    expect((await cli(['run', input, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'])).code).toBe(0);
+    const groups = JSON.parse((await cli(['duplicates', '--db', db, '--format', 'json'])).stdout) as { kind: string; keys: string[] }[];
+    expect(groups).toEqual([
+      { kind: 'exact', keys: ['landscape-copy.jpg', 'landscape.jpg'], distance: 0 },
+      { kind: 'near', keys: ['landscape-copy.jpg', 'landscape-small.jpg', 'landscape.jpg', 'landscape.webp'], distance: expect.any(Number) },
+    ]);
+    const csv = (await cli(['duplicates', '--db', db, '--format', 'csv'])).stdout.trim().split('\n');
+    expect(csv[0]).toBe('group,kind,distance,key');
+    expect(csv).toHaveLength(1 + 2 + 4);
+    const text = await cli(['duplicates', '--db', db]);
+    expect(text.stdout).toMatch(/^1 groups of exact duplicates, 1 groups of near duplicates \(within 6 bits\)/);
+    expect((await cli(['duplicates', '--db', db, '--distance', '40'])).code).toBe(2);
+  });
+});
