@@ -30,6 +30,11 @@ export function classifyError(error: unknown): Failure {
   if (error instanceof TaskError) return { code: error.code, message: oneLine(error.message) };
   const err = error as NodeJS.ErrnoException | undefined;
   const message = oneLine(err?.message ?? String(error));
+  // libvips keeps its error text per thread; with several worker threads sharp sometimes gets
+  // none and says only this. It comes from decoding a damaged file (seen on truncated JPEGs).
+  if (message === 'Unknown error') {
+    return { code: 'E_DECODE', message: 'the image could not be decoded (libvips gave no reason; the file is probably corrupt or truncated)' };
+  }
   if (err?.code && NODE_ERRNO[err.code]) return { code: NODE_ERRNO[err.code]!, message };
   for (const [pattern, code] of LIBRARY_PATTERNS) {
     if (pattern.test(message)) return { code, message };
