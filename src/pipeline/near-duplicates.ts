@@ -38,13 +38,14 @@ function bands(count: number): [number, number][] {
   return ranges;
 }
 
-function bandValue(phash: string, [from, to]: [number, number]): string {
-  return `${from}:${BigInt(`0x${phash}`) >> BigInt(64 - to) & ((1n << BigInt(to - from)) - 1n)}`;
+function bandValue(hash: bigint, [from, to]: [number, number]): bigint {
+  return (hash >> BigInt(64 - to)) & ((1n << BigInt(to - from)) - 1n);
 }
 
 /** Groups (connected components) of images whose hashes are within `distance` bits. */
 export function nearDuplicateGroups(images: readonly HashedImage[], distance: number): NearGroup[] {
   const hashes = images.map((image) => split(image.phash));
+  const wide = images.map((image) => BigInt(`0x${image.phash}`));
   const parent = images.map((_, i) => i);
   const find = (i: number): number => {
     while (parent[i] !== i) {
@@ -55,9 +56,9 @@ export function nearDuplicateGroups(images: readonly HashedImage[], distance: nu
   };
   const joinDistance = new Map<number, number>();
   for (const range of bands(Math.min(distance + 1, 64))) {
-    const buckets = new Map<string, number[]>();
-    images.forEach((image, i) => {
-      const value = bandValue(image.phash, range);
+    const buckets = new Map<bigint, number[]>();
+    images.forEach((_, i) => {
+      const value = bandValue(wide[i]!, range);
       const bucket = buckets.get(value);
       if (bucket) bucket.push(i);
       else buckets.set(value, [i]);

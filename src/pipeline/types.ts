@@ -1,6 +1,5 @@
 /** The engine's domain types. */
 import type { ErrorCode } from '../errors.js';
-import type { TaskName } from '../tasks/contract.js';
 
 /** An image as the scanner found it. `key` is stable across machines; `path` is where it is here. */
 export interface ImageRef {
@@ -25,9 +24,4 @@ export interface Shard {
   /** 1-based. */
   index: number;
   count: number;
-}
-
-export interface JobRef {
-  imageId: number;
-  task: TaskName;
 }

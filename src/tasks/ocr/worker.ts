@@ -7,6 +7,7 @@
 import { mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import type { Handler, JobInput } from '../contract.js';
 import { TaskError } from '../contract.js';
 import { openImage } from '../../runtime/image.js';
@@ -132,9 +133,16 @@ export async function createHandler(): Promise<Handler> {
   return async (job: JobInput) => {
     const options = job.options as unknown as Options;
     const worker = await workerFor(options);
-    // Upright, 8-bit, flattened: what tesseract reads best; PNG keeps it lossless.
-    const upright = openImage(job.bytes).autoOrient().flatten({ background: '#ffffff' }).greyscale();
-    const { data: png, info } = await upright.clone().png({ compressionLevel: 1 }).toBuffer({ resolveWithObject: true });
+    // Upright, 8-bit grey, flattened: what tesseract reads best. Decoded once; rotations work on
+    // these pixels, and PNG keeps what tesseract gets lossless.
+    const { data: pixels, info } = await openImage(job.bytes)
+      .autoOrient()
+      .flatten({ background: '#ffffff' })
+      .greyscale()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const raw = { raw: { width: info.width, height: info.height, channels: info.channels } };
+    const png = await sharp(pixels, raw).png({ compressionLevel: 1 }).toBuffer();
     let best = await read(worker, png, options, 0, info.width, info.height);
     // Tesseract reads lines turned by 90 degrees on its own, as tall boxes: the page is on its side.
     const sideways = best.lines.filter((line) => line.words.length > 1 && line.box.height > line.box.width).length > best.lines.length / 2;
@@ -142,7 +150,7 @@ export async function createHandler(): Promise<Handler> {
     if (options.rotate === 'auto' && (sideways || !good)) {
       if (sideways) best = { ...best, lines: [], words: 0, confidence: 0, text: '' };
       for (const angle of sideways ? ([90, 270] as const) : ([90, 180, 270] as const)) {
-        const rotated = await upright.clone().rotate(angle).png({ compressionLevel: 1 }).toBuffer();
+        const rotated = await sharp(pixels, raw).rotate(angle).png({ compressionLevel: 1 }).toBuffer();
         const attempt = await read(worker, rotated, options, angle, info.width, info.height);
         if (weight(attempt) > weight(best) * 1.2) best = attempt;
       }
