@@ -147,10 +147,15 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
     const problem = meta.validate?.(options);
     if (problem) throw new UsageError(problem);
     const threadsPerJob = Math.min(meta.threadsPerJob, threads);
+    // What else decides the result: the optional inputs this run gives, the files options name.
+    const identity: Record<string, OptionValue> = { ...options };
+    const uses = (meta.uses ?? []).filter((name) => names.has(name));
+    if (uses.length > 0) identity['(uses)'] = uses.join(',');
+    if (meta.fingerprint) identity['(files)'] = meta.fingerprint(options);
     return {
       meta,
       options,
-      optionsHash: optionsHash(options),
+      optionsHash: optionsHash(identity),
       concurrency: concurrency.get(meta.name) ?? defaultConcurrency(meta, threads, threadsPerJob),
       threadsPerJob,
       timeoutMs: (timeouts.get(meta.name) ?? meta.timeoutSeconds) * 1000,

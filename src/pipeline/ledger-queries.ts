@@ -1,6 +1,7 @@
 /** Read-only questions asked of a ledger by `status` and `export`. Plain SQL, so users can ask them too. */
 import type { DB } from './ledger.js';
 import type { JobState } from './types.js';
+import { vectorOf } from './vectors.js';
 
 export interface TaskStateCounts {
   task: string;
@@ -116,11 +117,15 @@ export interface JobRecord {
   startedAt: string | null;
   finishedAt: string | null;
   durationMs: number | null;
+  /** The job's stored vector, when asked for and there is one. */
+  vector?: Buffer | null;
 }
 
 export interface JobFilter {
   task?: string;
   state?: JobState;
+  /** Also read each job's vector bytes. */
+  vectors?: boolean;
 }
 
 /** Streams one record per (image, task), ordered by key then task, without loading the ledger. */
@@ -138,7 +143,7 @@ export function* iterateJobs(db: DB, filter: JobFilter): Generator<JobRecord> {
   const statement = db.prepare(
     `SELECT i.key, i.path, i.sha256, j.task, j.state, j.attempts, j.task_version AS taskVersion, j.result, j.artifacts,
             j.error_code AS errorCode, j.error_message AS errorMessage, j.started_at AS startedAt,
-            j.finished_at AS finishedAt, j.duration_ms AS durationMs
+            j.finished_at AS finishedAt, j.duration_ms AS durationMs${filter.vectors ? ', j.vector' : ''}
      FROM jobs j JOIN images i ON i.id = j.image_id
      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
      ORDER BY i.key, j.task`,
@@ -149,5 +154,22 @@ export function* iterateJobs(db: DB, filter: JobFilter): Generator<JobRecord> {
       result: row.result ? JSON.parse(row.result as string) : null,
       artifacts: row.artifacts ? (JSON.parse(row.artifacts as string) as string[]) : [],
     };
+  }
+}
+
+export interface StoredVector {
+  key: string;
+  sha256: string | null;
+  vector: Float32Array;
+}
+
+/** The vectors of a task's done jobs, ordered by key, streamed. */
+export function* iterateVectors(db: DB, task: string): Generator<StoredVector> {
+  const statement = db.prepare(
+    `SELECT i.key, i.sha256, j.vector FROM jobs j JOIN images i ON i.id = j.image_id
+     WHERE j.task = ? AND j.state = 'done' AND j.vector IS NOT NULL ORDER BY i.key`,
+  );
+  for (const row of statement.iterate(task) as Iterable<{ key: string; sha256: string | null; vector: Buffer }>) {
+    yield { key: row.key, sha256: row.sha256, vector: vectorOf(row.vector) };
   }
 }

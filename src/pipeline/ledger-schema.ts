@@ -67,6 +67,11 @@ export const MIGRATIONS: readonly string[] = [
     heartbeat_at TEXT NOT NULL
   );
   `,
+  // 2: a job's vector (JobOutput.vector): float32 values, little-endian, 4 bytes each. The last
+  // column, so that reading the others never touches its overflow pages.
+  `
+  ALTER TABLE jobs ADD COLUMN vector BLOB;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

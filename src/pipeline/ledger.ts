@@ -72,6 +72,8 @@ export interface JobWrite {
   input: { size: number; mtimeMs: number; sha256: string | null } | undefined;
   /** JSON text, as serialised by the worker. */
   resultJson: string | null;
+  /** The float32 bytes of the job's vector, if its task produced one. */
+  vector: Uint8Array | null;
   artifacts: readonly string[];
   errorCode: ErrorCode | null;
   errorMessage: string | null;
@@ -346,13 +348,13 @@ export class Ledger {
     ]);
   }
 
-  /** A done job's result as stored (JSON text). */
-  resultOf(imageId: number, task: string): string {
+  /** A done job's result as stored (JSON text) and its vector's bytes, if any. */
+  outputOf(imageId: number, task: string): { result: string; vector: Buffer | null } {
     this.flush();
-    const row = this.stmt("SELECT result FROM jobs WHERE image_id = ? AND task = ? AND state = 'done'").get(imageId, task) as
-      | { result: string | null }
+    const row = this.stmt("SELECT result, vector FROM jobs WHERE image_id = ? AND task = ? AND state = 'done'").get(imageId, task) as
+      | { result: string | null; vector: Buffer | null }
       | undefined;
-    return row?.result ?? 'null';
+    return { result: row?.result ?? 'null', vector: row?.vector ?? null };
   }
 
   // ---- job state changes (buffered, coalesced per job) ------------------------------------------
@@ -376,6 +378,7 @@ export class Ledger {
       job.startedAt,
       job.finishedAt,
       job.durationMs,
+      job.vector,
     ]);
     this.scheduleFlush();
   }
@@ -405,14 +408,14 @@ export class Ledger {
     // An upsert, not INSERT OR REPLACE: replacing deletes and reinserts (index work included), three times slower.
     const upsert = this.stmt(
       `INSERT INTO jobs (image_id, task, state, attempts, task_version, options_hash, input_size, input_mtime_ms,
-         input_sha256, result, artifacts, error_code, error_message, run_id, started_at, finished_at, duration_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         input_sha256, result, artifacts, error_code, error_message, run_id, started_at, finished_at, duration_ms, vector)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (image_id, task) DO UPDATE SET state = excluded.state, attempts = excluded.attempts,
          task_version = excluded.task_version, options_hash = excluded.options_hash, input_size = excluded.input_size,
          input_mtime_ms = excluded.input_mtime_ms, input_sha256 = excluded.input_sha256, result = excluded.result,
          artifacts = excluded.artifacts, error_code = excluded.error_code, error_message = excluded.error_message,
          run_id = excluded.run_id, started_at = excluded.started_at, finished_at = excluded.finished_at,
-         duration_ms = excluded.duration_ms`,
+         duration_ms = excluded.duration_ms, vector = excluded.vector`,
     );
     this.db.transaction(() => {
       for (const [statement, params] of ops) statement.run(...params);

@@ -22,6 +22,7 @@ interface SourceJob {
   inputMtimeMs: number | null;
   inputSha256: string | null;
   result: string | null;
+  vector: Buffer | null;
   artifacts: string | null;
   errorCode: string | null;
   errorMessage: string | null;
@@ -37,6 +38,7 @@ interface TargetJob {
   optionsHash: string | null;
   inputSha256: string | null;
   result: string | null;
+  vector: Buffer | null;
   finishedAt: string | null;
 }
 
@@ -62,7 +64,12 @@ function disagreement(incoming: SourceJob, existing: TargetJob): string | undefi
   if (incoming.optionsHash !== existing.optionsHash) return 'computed with different options';
   if (incoming.inputSha256 && existing.inputSha256 && incoming.inputSha256 !== existing.inputSha256) return 'computed from different file contents';
   if (incoming.result !== existing.result) return 'different results';
+  if (!sameBytes(incoming.vector, existing.vector)) return 'different vectors';
   return undefined;
+}
+
+function sameBytes(a: Buffer | null, b: Buffer | null): boolean {
+  return a === null || b === null ? a === b : a.equals(b);
 }
 
 export function mergeLedgers(target: Ledger, sourceFiles: readonly string[]): MergeReport {
@@ -78,13 +85,13 @@ export function mergeLedgers(target: Ledger, sourceFiles: readonly string[]): Me
     const insertImage = db.prepare('INSERT INTO images (key, path, size, mtime_ms, sha256) VALUES (?, ?, ?, ?, ?) RETURNING id');
     const fillSha = db.prepare('UPDATE images SET sha256 = ? WHERE id = ? AND sha256 IS NULL');
     const findJob = db.prepare(
-      `SELECT state, task_version AS taskVersion, options_hash AS optionsHash, input_sha256 AS inputSha256, result, finished_at AS finishedAt
+      `SELECT state, task_version AS taskVersion, options_hash AS optionsHash, input_sha256 AS inputSha256, result, vector, finished_at AS finishedAt
        FROM jobs WHERE image_id = ? AND task = ?`,
     );
     const upsertJob = db.prepare(
       `INSERT OR REPLACE INTO jobs (image_id, task, state, attempts, task_version, options_hash, input_size, input_mtime_ms,
-         input_sha256, result, artifacts, error_code, error_message, run_id, started_at, finished_at, duration_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         input_sha256, result, artifacts, error_code, error_message, run_id, started_at, finished_at, duration_ms, vector)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const insertRun = db.prepare(
       `INSERT INTO runs (argv, cwd, tasks, shard, host, pid, imgpipe, started_at, ended_at, status, duration_ms, counts)
@@ -102,7 +109,7 @@ export function mergeLedgers(target: Ledger, sourceFiles: readonly string[]): Me
         const rows = source.db.prepare(
           `SELECT i.key, i.path, i.size, i.mtime_ms AS mtimeMs, i.sha256, j.task, j.state, j.attempts, j.task_version AS taskVersion,
                   j.options_hash AS optionsHash, j.input_size AS inputSize, j.input_mtime_ms AS inputMtimeMs,
-                  j.input_sha256 AS inputSha256, j.result, j.artifacts, j.error_code AS errorCode, j.error_message AS errorMessage,
+                  j.input_sha256 AS inputSha256, j.result, j.vector, j.artifacts, j.error_code AS errorCode, j.error_message AS errorMessage,
                   j.run_id AS runId, j.started_at AS startedAt, j.finished_at AS finishedAt, j.duration_ms AS durationMs
            FROM images i LEFT JOIN jobs j ON j.image_id = i.id ORDER BY i.id`,
         );
@@ -136,7 +143,7 @@ export function mergeLedgers(target: Ledger, sourceFiles: readonly string[]): Me
             if (!incomingWins(row, existing)) continue;
           }
           const state = row.state === 'running' ? 'pending' : row.state;
-          upsertJob.run(imageId, row.task, state, row.attempts, row.taskVersion, row.optionsHash, row.inputSize, row.inputMtimeMs, row.inputSha256, row.result, row.artifacts, row.errorCode, row.errorMessage, row.runId === null ? null : runIds.get(row.runId) ?? null, row.startedAt, row.finishedAt, row.durationMs);
+          upsertJob.run(imageId, row.task, state, row.attempts, row.taskVersion, row.optionsHash, row.inputSize, row.inputMtimeMs, row.inputSha256, row.result, row.artifacts, row.errorCode, row.errorMessage, row.runId === null ? null : runIds.get(row.runId) ?? null, row.startedAt, row.finishedAt, row.durationMs, row.vector);
         }
         report.sources.push({ file: source.file, images, jobs, runs: runs.length });
         report.images += images;

@@ -14,6 +14,7 @@ import { decide, keepsAttempts, worthHashing, type TaskRun } from './plan.js';
 import { TaskPool } from './pools.js';
 import { inShard } from './shard.js';
 import type { ImageRef, Shard } from './types.js';
+import { vectorBytes } from './vectors.js';
 import type { WorkerReply } from './worker-protocol.js';
 
 export interface SchedulerConfig {
@@ -76,8 +77,8 @@ interface ImagePlan {
   /** Tasks done on this image (now or before) and tasks failed on it. */
   done: Set<TaskName>;
   failed: Set<TaskName>;
-  /** Results (JSON text) of done tasks that other tasks of this run need. */
-  results: Map<TaskName, string>;
+  /** Outputs (result JSON text, vector bytes) of done tasks that other tasks of this run need. */
+  results: Map<TaskName, { result: string; vector: Buffer | null }>;
   shaRecorded: boolean;
   /** The ledger row of each open job, updated in place and written whole at each change. */
   jobs: Map<TaskName, JobWrite>;
@@ -104,6 +105,8 @@ async function hashFile(file: string): Promise<string | null> {
 export class Scheduler {
   private readonly tasks: Map<TaskName, TaskRun>;
   private readonly dependents = new Map<TaskName, TaskName[]>();
+  /** Per task, what it waits for on an image: its needs, and the tasks it uses that this run includes. */
+  private readonly prerequisites = new Map<TaskName, { needs: readonly TaskName[]; uses: TaskName[] }>();
   private readonly pools = new Map<TaskName, TaskPool>();
   private readonly ready = new Map<TaskName, ImagePlan[]>();
   private readonly inFlight = new Map<TaskName, number>();
@@ -129,7 +132,9 @@ export class Scheduler {
       this.ready.set(task.meta.name, []);
       this.inFlight.set(task.meta.name, 0);
       this.counts[task.meta.name] = { planned: 0, done: 0, failed: 0, retries: 0, alreadyDone: 0, alreadyFailed: 0 };
-      for (const need of task.meta.needs) {
+      const uses = (task.meta.uses ?? []).filter((name) => config.tasks.some((other) => other.meta.name === name));
+      this.prerequisites.set(task.meta.name, { needs: task.meta.needs, uses });
+      for (const need of [...task.meta.needs, ...uses]) {
         if (!this.dependents.has(need)) this.dependents.set(need, []);
         this.dependents.get(need)!.push(task.meta.name);
       }
@@ -262,6 +267,7 @@ export class Scheduler {
           optionsHash: null,
           input: undefined,
           resultJson: null,
+          vector: null,
           artifacts: [],
           errorCode: null,
           errorMessage: null,
@@ -293,11 +299,14 @@ export class Scheduler {
   private enqueueIfReady(plan: ImagePlan, name: TaskName): void {
     if (!plan.open.has(name)) return;
     const task = this.tasks.get(name)!;
-    if (task.meta.needs.some((need) => !plan.done.has(need))) {
-      const failedNeed = task.meta.needs.find((need) => plan.failed.has(need));
+    const { needs, uses } = this.prerequisites.get(name)!;
+    if (needs.some((need) => !plan.done.has(need))) {
+      const failedNeed = needs.find((need) => plan.failed.has(need));
       if (failedNeed) this.fail(plan, task, 'E_DEPENDENCY', `prerequisite task ${failedNeed} failed on this image`);
       return;
     }
+    // An optional input is waited for, but its failure only means the task runs without it.
+    if (uses.some((use) => !plan.done.has(use) && !plan.failed.has(use))) return;
     this.ready.get(name)!.push(plan);
   }
 
@@ -340,9 +349,13 @@ export class Scheduler {
     job.startedAt = new Date().toISOString();
     this.ledger.writeJob(job);
     const inputs: Record<string, string> = {};
-    for (const need of task.meta.needs) {
-      if (!plan.results.has(need)) plan.results.set(need, this.ledger.resultOf(plan.imageId, need));
-      inputs[need] = plan.results.get(need)!;
+    const vectors: Record<string, Uint8Array> = {};
+    const { needs, uses } = this.prerequisites.get(name)!;
+    for (const need of [...needs, ...uses.filter((use) => plan.done.has(use))]) {
+      if (!plan.results.has(need)) plan.results.set(need, this.ledger.outputOf(plan.imageId, need));
+      const output = plan.results.get(need)!;
+      inputs[need] = output.result;
+      if (output.vector) vectors[need] = output.vector;
     }
     const request = {
       task: name,
@@ -351,6 +364,7 @@ export class Scheduler {
       path: plan.path,
       options: task.options,
       inputs,
+      vectors,
       outDir: this.config.outDir,
     };
     void this.poolFor(task)
@@ -397,12 +411,13 @@ export class Scheduler {
     }
     const job = this.recordTry(plan, task, reply, true);
     if (reply.ok) {
-      Object.assign(job, { state: 'done', resultJson: reply.result, artifacts: reply.artifacts, errorCode: null, errorMessage: null });
+      const vector = reply.vector ? vectorBytes(reply.vector) : null;
+      Object.assign(job, { state: 'done', resultJson: reply.result, vector, artifacts: reply.artifacts, errorCode: null, errorMessage: null });
       this.ledger.writeJob(job);
       this.counts[name]!.done += 1;
       plan.open.delete(name);
       plan.done.add(name);
-      if (this.dependents.has(name)) plan.results.set(name, reply.result);
+      if (this.dependents.has(name)) plan.results.set(name, { result: reply.result, vector });
       this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'done', attempt: job.attempts, durationMs: reply.durationMs });
       for (const dependent of this.dependents.get(name) ?? []) this.enqueueIfReady(plan, dependent);
       this.release(plan);
@@ -410,7 +425,7 @@ export class Scheduler {
     }
     const retry = RETRIABLE_CODES.has(reply.code) && job.attempts < this.config.maxAttempts && !this.stopping;
     if (retry) {
-      Object.assign(job, { state: 'pending', resultJson: null, artifacts: [], errorCode: reply.code, errorMessage: reply.message, startedAt: null });
+      Object.assign(job, { state: 'pending', resultJson: null, vector: null, artifacts: [], errorCode: reply.code, errorMessage: reply.message, startedAt: null });
       this.ledger.writeJob(job);
       this.counts[name]!.retries += 1;
       this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'retry', code: reply.code, message: reply.message, attempt: job.attempts, durationMs: reply.durationMs });
@@ -434,7 +449,7 @@ export class Scheduler {
   private fail(plan: ImagePlan, task: TaskRun, code: ErrorCode, message: string, reply?: WorkerReply): void {
     const name = task.meta.name;
     const job = reply ? plan.jobs.get(name)! : this.recordTry(plan, task, undefined, false);
-    Object.assign(job, { state: 'failed', resultJson: null, artifacts: [], errorCode: code, errorMessage: message });
+    Object.assign(job, { state: 'failed', resultJson: null, vector: null, artifacts: [], errorCode: code, errorMessage: message });
     this.ledger.writeJob(job);
     this.counts[name]!.failed += 1;
     plan.open.delete(name);

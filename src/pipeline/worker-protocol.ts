@@ -12,12 +12,15 @@ export interface WorkerRequest {
   options: TaskOptions;
   /** Prerequisite results as the ledger holds them (JSON text): parsed here, not on the main thread. */
   inputs: Record<string, string>;
+  /** Prerequisite vectors as the ledger holds them (float32 bytes), for the tasks that stored one. */
+  vectors: Record<string, Uint8Array>;
   outDir: string;
 }
 
 export type WorkerReply =
   /** `result` is JSON text: serialised in the worker so that the main thread only stores it. */
-  | { ok: true; result: string; artifacts: string[]; input: InputIdentity; durationMs: number }
+  /** `vector`: float32 values, its buffer transferred (not copied, not JSON) to the main thread. */
+  | { ok: true; result: string; artifacts: string[]; vector?: Float32Array; input: InputIdentity; durationMs: number }
   | { ok: false; code: ErrorCode; message: string; input?: InputIdentity; durationMs: number };
 
 export interface WorkerData {

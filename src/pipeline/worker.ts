@@ -7,10 +7,12 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { workerData } from 'node:worker_threads';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { TaskError, type Handler, type TaskWorkerModule } from '../tasks/contract.js';
 import { createArtifactWriter } from '../runtime/artifacts.js';
 import { classifyError } from '../runtime/failure.js';
 import type { InputIdentity } from './types.js';
+import { vectorOf } from './vectors.js';
 import type { WorkerData, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 const handlers = new Map<string, Promise<Handler>>();
@@ -39,6 +41,24 @@ async function readInput(file: string): Promise<{ bytes: Buffer; input: InputIde
   }
 }
 
+/**
+ * A handler's vector as a Float32Array that owns its whole buffer, so that the buffer can be
+ * transferred to the main thread; a non-finite value is the task's bug, not the image's.
+ */
+function ownVector(vector: Float32Array | undefined): Float32Array | undefined {
+  if (vector === undefined) return undefined;
+  if (!(vector instanceof Float32Array)) throw new Error('the task returned a vector that is not a Float32Array');
+  if (!vector.every(Number.isFinite)) throw new Error('the task returned a vector with non-finite values');
+  return vector.byteOffset === 0 && vector.byteLength === vector.buffer.byteLength ? vector : vector.slice();
+}
+
+/** The reply, with its vector's buffer moved rather than cloned. */
+function transferring(reply: WorkerReply): WorkerReply {
+  if (!reply.ok || !reply.vector) return reply;
+  const buffers = [reply.vector.buffer];
+  return move({ get [transferableSymbol]() { return buffers; }, get [valueSymbol]() { return reply; } }) as unknown as WorkerReply;
+}
+
 /** Milliseconds to a tenth: finer is noise, and it keeps exports readable. */
 function elapsed(started: number): number {
   return Math.round((performance.now() - started) * 10) / 10;
@@ -53,6 +73,8 @@ export default async function runJob(request: WorkerRequest): Promise<WorkerRepl
     const handler = await handlerFor(request);
     const inputs: Record<string, unknown> = {};
     for (const [task, json] of Object.entries(request.inputs)) inputs[task] = JSON.parse(json);
+    const vectors: Record<string, Float32Array> = {};
+    for (const [task, bytes] of Object.entries(request.vectors)) vectors[task] = vectorOf(bytes);
     const output = await handler({
       key: request.key,
       path: request.path,
@@ -60,9 +82,11 @@ export default async function runJob(request: WorkerRequest): Promise<WorkerRepl
       sha256: read.input.sha256,
       options: request.options,
       inputs,
+      vectors,
       artifacts: createArtifactWriter(request.outDir, request.task, request.key),
     });
-    return { ok: true, result: JSON.stringify(output.result ?? null), artifacts: [...(output.artifacts ?? [])], input, durationMs: elapsed(started) };
+    const vector = ownVector(output.vector);
+    return transferring({ ok: true, result: JSON.stringify(output.result ?? null), artifacts: [...(output.artifacts ?? [])], ...(vector ? { vector } : {}), input, durationMs: elapsed(started) });
   } catch (error) {
     return { ok: false, ...classifyError(error), input, durationMs: elapsed(started) };
   }

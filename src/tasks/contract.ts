@@ -25,6 +25,12 @@ export interface TaskMeta {
   /** Tasks whose results this one needs on the same image; they run first and arrive as `inputs`. */
   readonly needs: readonly TaskName[];
   /**
+   * Optional prerequisites: when the run includes one of these tasks, it runs first on the image
+   * and its result arrives in `inputs` if it is done (a failure there does not fail this task).
+   * Which of them the run includes is part of the options hash, so adding one redoes the job.
+   */
+  readonly uses?: readonly TaskName[];
+  /**
    * Default pool size: 'threads' for light tasks (one worker per thread of the budget), or a
    * number for tasks whose workers are heavy (a model's memory), capped by the budget.
    */
@@ -46,6 +52,12 @@ export interface TaskMeta {
    * them); returns a message for a usage error, or nothing.
    */
   readonly validate?: (options: TaskOptions) => string | undefined;
+  /**
+   * For options that name files (an example gallery): a fingerprint of what they name now
+   * (paths, sizes, mtimes), taken at start-up and folded into the options hash, so that a
+   * changed gallery redoes the jobs like a changed option does.
+   */
+  readonly fingerprint?: (options: TaskOptions) => string;
   /** Module whose `createHandler` runs inside the task's worker threads. */
   readonly worker: URL;
 }
@@ -60,6 +72,8 @@ export interface JobInput {
   readonly options: TaskOptions;
   /** Results of the prerequisite tasks on this image, by task name (each task's own result type). */
   readonly inputs: Readonly<Record<TaskName, unknown>>;
+  /** Vectors (`JobOutput.vector`) of the prerequisite tasks that produced one, by task name. */
+  readonly vectors: Readonly<Record<TaskName, Float32Array>>;
   /** Writes artefacts under `OUT/<task>/` atomically. */
   readonly artifacts: ArtifactWriter;
 }
@@ -78,6 +92,11 @@ export interface JobOutput {
   readonly result: unknown;
   /** Paths relative to OUT of the files this job wrote. */
   readonly artifacts?: readonly string[];
+  /**
+   * A numeric vector (an embedding), stored beside the result as a BLOB of float32 rather than
+   * as JSON text: 4 bytes a number instead of about 20, and no parsing for readers.
+   */
+  readonly vector?: Float32Array;
 }
 
 export type Handler = (job: JobInput) => Promise<JobOutput>;

@@ -12,8 +12,9 @@ import faces from './faces/meta.js';
 import anonymize from './anonymize/meta.js';
 import ocr from './ocr/meta.js';
 import objects from './objects/meta.js';
+import embed from './embed/meta.js';
 
-export const TASKS: readonly TaskMeta[] = [preprocess, meta, nsfw, faces, anonymize, ocr, objects];
+export const TASKS: readonly TaskMeta[] = [preprocess, meta, nsfw, faces, anonymize, ocr, objects, embed];
 
 export function findTask(name: TaskName): TaskMeta | undefined {
   return TASKS.find((task) => task.name === name);
@@ -30,23 +31,33 @@ function unknownTask(name: string, wantedBy?: string): UsageError {
 
 /**
  * The tasks asked for plus every prerequisite, ordered so that a task comes after the tasks
- * it needs. Fails on unknown names and on cycles, before any work.
+ * it needs and after the tasks it uses that the run includes. Fails on unknown names and on
+ * cycles, before any work.
  */
 export function resolveTasks(names: readonly TaskName[]): TaskMeta[] {
+  const included = new Set<TaskName>();
+  const include = (name: TaskName, wantedBy?: string): void => {
+    if (included.has(name)) return;
+    const task = findTask(name);
+    if (!task) throw unknownTask(name, wantedBy);
+    included.add(name);
+    for (const need of task.needs) include(need, name);
+  };
+  for (const name of names) include(name);
+
   const ordered: TaskMeta[] = [];
   const state = new Map<TaskName, 'visiting' | 'done'>();
-  const visit = (name: TaskName, path: TaskName[], wantedBy?: string): void => {
+  const visit = (name: TaskName, path: TaskName[]): void => {
     const mark = state.get(name);
     if (mark === 'done') return;
     if (mark === 'visiting') throw new UsageError(`task dependency cycle: ${[...path, name].join(' -> ')}`);
-    const task = findTask(name);
-    if (!task) throw unknownTask(name, wantedBy);
+    const task = findTask(name)!;
     state.set(name, 'visiting');
-    for (const need of task.needs) visit(need, [...path, name], name);
+    for (const before of [...task.needs, ...(task.uses ?? []).filter((use) => included.has(use))]) visit(before, [...path, name]);
     state.set(name, 'done');
     ordered.push(task);
   };
-  for (const name of names) visit(name, []);
+  for (const name of included) visit(name, []);
   return ordered;
 }
 
