@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cli, scratch, summaryOf } from './helpers.js';
+import { cli, scratch, summaryOf, taskResults as results } from './helpers.js';
 import { writeOnnxModel } from './onnx-models.js';
 
 const work = scratch('imgpipe-cards-');
@@ -25,18 +25,6 @@ function softmax(values: number[]): number[] {
   const exps = values.map((v) => Math.exp(v - Math.max(...values)));
   const sum = exps.reduce((a, b) => a + b, 0);
   return exps.map((e) => e / sum);
-}
-
-function results(db: string, task: string): Map<string, any> {
-  const ledger = new Database(db, { readonly: true });
-  try {
-    const rows = ledger
-      .prepare(`SELECT images.key AS key, jobs.result AS result FROM jobs JOIN images ON images.id = jobs.image_id WHERE jobs.task = ? AND jobs.state = 'done'`)
-      .all(task) as { key: string; result: string }[];
-    return new Map(rows.map((row) => [row.key, JSON.parse(row.result)]));
-  } finally {
-    ledger.close();
-  }
 }
 
 beforeAll(async () => {

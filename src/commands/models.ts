@@ -44,6 +44,7 @@ export function modelsCommand(): Command {
           input: model.input,
           installed: status.installed && status.problems.length === 0,
           problems: status.installed ? status.problems : [status.reason],
+          ...(model.optional ? { optional: model.optional } : {}),
         };
       });
       rows.push(...loadedCards().map(cardRow));
@@ -54,7 +55,7 @@ export function modelsCommand(): Command {
       process.stdout.write(
         `${formatTable(
           ['model', 'tasks', 'package', 'format', 'size', 'licence', 'installed'],
-          rows.map((r) => [r.id, r.tasks.join(','), r.package, r.format, megabytes(r.bytes), r.licence, r.installed ? 'yes' : `no: ${r.problems.join('; ')}`]),
+          rows.map((r) => [r.id, r.tasks.join(','), r.package, r.format, megabytes(r.bytes), r.licence, r.installed ? 'yes' : `no: ${r.problems.join('; ')}${'optional' in r ? ' (optional)' : ''}`]),
         )}\n`,
       );
     });
@@ -65,16 +66,21 @@ export function modelsCommand(): Command {
     .addOption(modelCardOption())
     .addHelpText('after', examples(['imgpipe models verify', 'imgpipe models verify --model-card my-model.json', '', 'Exit codes: 0 all verified, 1 a model is missing or altered.']))
     .action(async (flags: { json?: boolean }) => {
-      const { modelCatalog, verifyModel, installHint } = await import('../runtime/models.js');
+      const { modelCatalog, modelStatus, verifyModel, installHint } = await import('../runtime/models.js');
       const results = [];
-      for (const model of modelCatalog()) results.push({ id: model.id, ...(await verifyModel(model)), fix: installHint(model) });
+      for (const model of modelCatalog()) {
+        const status = modelStatus(model);
+        // An optional model that is not installed is not a fault: say so, and how to get it.
+        if (!status.installed && model.optional) results.push({ id: model.id, ok: true, skipped: true, problems: [`not installed; optional: ${model.optional}`], fix: installHint(model) });
+        else results.push({ id: model.id, ...(await verifyModel(model)), fix: installHint(model) });
+      }
       // A card's model was checked against the card's sha256 (when it has one) at start-up.
       for (const card of loadedCards()) {
         results.push({ id: card.id, ok: true, problems: card.sha256 ? [] : ['the card gives no sha256: nothing to verify against'], fix: `add "sha256" to ${card.file}` });
       }
       if (flags.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
       else {
-        for (const r of results) process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'} ${r.id}${r.ok ? (r.problems.length > 0 ? ` (${r.problems.join('; ')})` : '') : `: ${r.problems.join('; ')} (fix: ${r.fix})`}\n`);
+        for (const r of results) process.stdout.write(`${'skipped' in r ? 'skip' : r.ok ? 'ok  ' : 'FAIL'} ${r.id}${r.ok ? (r.problems.length > 0 ? ` (${r.problems.join('; ')})` : '') : `: ${r.problems.join('; ')} (fix: ${r.fix})`}\n`);
       }
       process.exitCode = results.every((r) => r.ok) ? 0 : 1;
     });

@@ -3,6 +3,7 @@
  * preprocessing, and the decoding its kind calls for.
  */
 import type { Handler, JobInput, JobOutput, WorkerContext } from '../contract.js';
+import { imageSuffix } from '../../runtime/artifacts.js';
 import { alphaAtFullSize, foregroundOf, renderMaskOutput } from '../../runtime/mask.js';
 import { loadOnnxSession, loadOrt } from '../../runtime/onnx.js';
 import { imageToTensor, type ModelInput } from '../../runtime/tensor.js';
@@ -32,7 +33,8 @@ function decoderFor(card: ModelCard, outputNames: readonly string[]): Decode {
         const alpha = await alphaAtFullSize(map, input.placement, card.input.width, card.input.height);
         const foreground = foregroundOf(alpha, width, height);
         const artefact = job.options.output as 'mask' | 'cutout' | 'none';
-        const artifacts = artefact === 'none' ? [] : [await job.artifacts.write(await renderMaskOutput(job.bytes, alpha, width, height, { kind: artefact }), '.png', { keepExtension: false })];
+        const file = artefact === 'none' ? undefined : await job.artifacts.write(await renderMaskOutput(job.bytes, alpha, width, height, { kind: artefact }), imageSuffix(job.key, 'png'));
+        const artifacts = file ? [file] : [];
         const classes = classShares?.map((share, index) => ({ label: labelOf(card.labels, index), share }));
         return { result: { foreground: foreground.share, box: foreground.box, width, height, ...(classes ? { classes } : {}) }, artifacts };
       };
