@@ -53,7 +53,7 @@ describe('scheduler', () => {
     const events: { task: string; key: string; state: string; code?: string }[] = [];
     const scheduler = new Scheduler(
       ledger,
-      { runId, tasks: taskRuns(work), threads: 2, maxAttempts: 2, retryFailed: false, force: false, outDir: path.join(work, 'out'), shard: undefined, graceMs: 1000 },
+      { runId, tasks: taskRuns(work), threads: 2, maxAttempts: 2, retryFailed: false, force: false, outDir: path.join(work, 'out'), shard: undefined, graceMs: 1000, maxPixels: 1_000_000 },
       { scanned: () => {}, planned: () => {}, skipped: () => {}, warning: () => {}, job: (e) => events.push(e) },
     );
     const source = scanInputs(classifyInputs([path.join(FIXTURES, 'colours')], ROOT), { followSymlinks: false, stdin: process.stdin, onProblem: () => {} });

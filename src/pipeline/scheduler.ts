@@ -28,6 +28,8 @@ export interface SchedulerConfig {
   shard: Shard | undefined;
   /** How long in-flight jobs may take to finish after a stop before they are abandoned. */
   graceMs: number;
+  /** --max-pixels, applied by every worker's decoding. */
+  maxPixels: number;
 }
 
 export interface JobEvent {
@@ -325,7 +327,7 @@ export class Scheduler {
   private poolFor(task: TaskRun): TaskPool {
     let pool = this.pools.get(task.meta.name);
     if (!pool) {
-      pool = new TaskPool(task.concurrency, task.threadsPerJob);
+      pool = new TaskPool(task.concurrency, { threads: task.threadsPerJob, maxPixels: this.config.maxPixels }, task.meta.heapMb);
       this.pools.set(task.meta.name, pool);
     }
     return pool;

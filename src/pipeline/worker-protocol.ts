@@ -23,4 +23,6 @@ export type WorkerReply =
 export interface WorkerData {
   /** Native threads each job may use. */
   threads: number;
+  /** --max-pixels: images with more are refused before decoding. */
+  maxPixels: number;
 }

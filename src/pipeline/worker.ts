@@ -10,15 +10,17 @@ import { workerData } from 'node:worker_threads';
 import { TaskError, type Handler, type TaskWorkerModule } from '../tasks/contract.js';
 import { createArtifactWriter } from '../runtime/artifacts.js';
 import { classifyError } from '../runtime/failure.js';
+import { setMaxPixels } from '../runtime/limits.js';
 import type { InputIdentity } from './types.js';
 import type { WorkerData, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 const handlers = new Map<string, Promise<Handler>>();
+setMaxPixels((workerData as WorkerData).maxPixels);
 
 function handlerFor(request: WorkerRequest): Promise<Handler> {
   let handler = handlers.get(request.module);
   if (!handler) {
-    const threads = (workerData as WorkerData | undefined)?.threads ?? 1;
+    const { threads } = workerData as WorkerData;
     handler = import(request.module).then((module: TaskWorkerModule) => module.createHandler({ task: request.task, threads }));
     handlers.set(request.module, handler);
   }
