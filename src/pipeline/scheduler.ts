@@ -65,6 +65,8 @@ export interface SchedulerResult {
   interrupted: boolean;
   images: { scanned: number; inShard: number; outsideShard: number; duplicateKeys: number };
   tasks: Record<TaskName, TaskCounts>;
+  /** This run's failed jobs by code, with the first message of each: what the summary reports. */
+  failures: Partial<Record<ErrorCode, { count: number; example: string }>>;
 }
 
 interface ImagePlan {
@@ -110,6 +112,7 @@ export class Scheduler {
   private readonly ready = new Map<TaskName, ImagePlan[]>();
   private readonly inFlight = new Map<TaskName, number>();
   private readonly counts: Record<TaskName, TaskCounts> = {};
+  private readonly failures: SchedulerResult['failures'] = {};
   private readonly images = { scanned: 0, inShard: 0, outsideShard: 0, duplicateKeys: 0 };
   private readonly plans = new Set<ImagePlan>();
   private markStopped: () => void = () => undefined;
@@ -158,7 +161,7 @@ export class Scheduler {
       await Promise.all([...this.pools.values()].map((pool) => pool.destroy()));
       this.ledger.flush();
     }
-    return { interrupted: this.stopping, images: this.images, tasks: this.counts };
+    return { interrupted: this.stopping, images: this.images, tasks: this.counts, failures: this.failures };
   }
 
   // ---- scanning ---------------------------------------------------------------------------------
@@ -439,6 +442,8 @@ export class Scheduler {
     Object.assign(job, { state: 'failed', resultJson: null, artifacts: [], errorCode: code, errorMessage: message });
     this.ledger.writeJob(job);
     this.counts[name]!.failed += 1;
+    const byCode = (this.failures[code] ??= { count: 0, example: `${plan.key}: ${message}` });
+    byCode.count += 1;
     plan.open.delete(name);
     plan.failed.add(name);
     this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'failed', code, message, attempt: job.attempts, durationMs: job.durationMs ?? 0 });
