@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ExitCode, UsageError } from './errors.js';
+import { oneLine } from './runtime/failure.js';
 import { imgpipeVersion, examples } from './commands/common.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
@@ -42,6 +43,21 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * A ledger that opened fine can still fail later: damage in a page read only now, a disk that
+ * fills, a file made read-only under a running process. Those are the ledger's problems, not
+ * imgpipe's: a one-line message and exit 2, like the same problems found when opening it.
+ */
+function ledgerProblem(error: unknown): string | undefined {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: string };
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return undefined;
+  const detail = oneLine(message ?? code);
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return `the ledger (--db) is corrupted (${detail}); restore a copy or start a new ledger with --db`;
+  if (code === 'SQLITE_FULL') return `the ledger's disk is full (${detail}); free space and run again: nothing finished is lost`;
+  if (code.startsWith('SQLITE_READONLY')) return `the ledger (--db) became read-only (${detail}); check its permissions and its folder's`;
+  return `the ledger (--db) failed: ${code} (${detail})`;
+}
+
 export async function main(argv: string[]): Promise<void> {
   // `imgpipe export | head` closes the pipe early: that is the reader's choice, not an error.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -59,6 +75,12 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (error instanceof UsageError) {
       process.stderr.write(`imgpipe: error: ${error.message}\n`);
+      process.exitCode = ExitCode.usage;
+      return;
+    }
+    const ledger = ledgerProblem(error);
+    if (ledger) {
+      process.stderr.write(`imgpipe: error: ${ledger}\n`);
       process.exitCode = ExitCode.usage;
       return;
     }

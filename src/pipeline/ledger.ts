@@ -4,7 +4,7 @@
  * moment leaves it consistent, and the next run picks up exactly what is missing.
  */
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
@@ -104,11 +104,26 @@ function openError(file: string, error: unknown): UsageError {
     case 'SQLITE_READONLY_DIRECTORY':
       return new UsageError(`ledger ${file} is read-only: imgpipe run and merge need to write it (check its permissions and its folder's)`);
     case 'SQLITE_CANTOPEN':
+      // A WAL ledger needs its -shm file beside it, even to be read: on read-only media or in a
+      // read-only folder, opening fails this way.
+      if (existsSync(file) && !writable(file)) {
+        return new UsageError(`ledger ${file} is read-only (or its folder is): imgpipe keeps files beside it while it is open; copy it to a writable folder`);
+      }
       return new UsageError(`cannot open ledger ${file} (check the path and its permissions)`);
     case 'SQLITE_BUSY':
       return new UsageError(`ledger ${file} is busy (another process is writing it); try again`);
     default:
       return new UsageError(`cannot use ledger ${file}: ${err.message ?? String(error)}`);
+  }
+}
+
+function writable(file: string): boolean {
+  try {
+    accessSync(file, constants.W_OK);
+    accessSync(path.dirname(path.resolve(file)), constants.W_OK);
+    return true;
+  } catch {
+    return false;
   }
 }
 
