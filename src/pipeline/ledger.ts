@@ -179,13 +179,16 @@ export class Ledger {
     let db: DB | undefined;
     try {
       db = new Database(file);
+      // First, so that a second imgpipe starting at the same moment waits instead of failing.
+      db.pragma('busy_timeout = 5000');
       const version = checkIdentity(db, file);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
-      db.pragma('busy_timeout = 5000');
       if (version < SCHEMA_VERSION) {
         db.transaction(() => {
-          for (const sql of MIGRATIONS.slice(version)) db!.exec(sql);
+          // Read again under the write lock: a process starting at the same moment may have migrated it.
+          const current = db!.pragma('user_version', { simple: true }) as number;
+          for (const sql of MIGRATIONS.slice(current)) db!.exec(sql);
           db!.pragma(`application_id = ${APPLICATION_ID}`);
           db!.pragma(`user_version = ${SCHEMA_VERSION}`);
         }).immediate();
