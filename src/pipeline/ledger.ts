@@ -102,19 +102,22 @@ function openError(file: string, error: unknown): UsageError {
     case 'SQLITE_READONLY':
     case 'SQLITE_READONLY_DBMOVED':
     case 'SQLITE_READONLY_DIRECTORY':
-      return new UsageError(`ledger ${file} is read-only: imgpipe run and merge need to write it (check its permissions and its folder's)`);
+      return readOnly(file);
     case 'SQLITE_CANTOPEN':
       // A WAL ledger needs its -shm file beside it, even to be read: on read-only media or in a
       // read-only folder, opening fails this way.
-      if (existsSync(file) && !writable(file)) {
-        return new UsageError(`ledger ${file} is read-only (or its folder is): imgpipe keeps files beside it while it is open; copy it to a writable folder`);
-      }
-      return new UsageError(`cannot open ledger ${file} (check the path and its permissions)`);
+      return existsSync(file) && !writable(file) ? readOnly(file) : new UsageError(`cannot open ledger ${file} (check the path and its permissions)`);
     case 'SQLITE_BUSY':
       return new UsageError(`ledger ${file} is busy (another process is writing it); try again`);
     default:
       return new UsageError(`cannot use ledger ${file}: ${err.message ?? String(error)}`);
   }
+}
+
+function readOnly(file: string): UsageError {
+  return new UsageError(
+    `ledger ${file} is read-only (or its folder is): run and merge write it, and SQLite writes beside it even to read it; check the permissions, or copy it to a writable folder`,
+  );
 }
 
 function writable(file: string): boolean {
