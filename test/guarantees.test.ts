@@ -143,6 +143,31 @@ describe('an --out that cannot be written', () => {
   });
 });
 
+describe('a ledger whose disk fills up', () => {
+  it.skipIf(!CAN_MOUNT)('mid-run: exit 2 with one line, the ledger consistent; with room again the next run finishes, each job done once (needs root and mount)', async () => {
+    const work = scratch();
+    const input = path.join(work, 'in');
+    await makeImages(input, 120);
+    const disk = path.join(work, 'disk');
+    // Room to create the ledger, not to record 120 images and their results.
+    const unmount = tmpfs(disk, 'size=160k')!;
+    try {
+      const db = path.join(disk, 'l.db');
+      const args = ['run', input, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'];
+      expectUsageError(await cli(args), /the ledger's disk is full \(database or disk is full\); free space and run again/);
+      execFileSync('mount', ['-o', 'remount,size=8m', disk]);
+      const resumed = await cli(args);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(query(db, 'SELECT state, attempts, count(*) AS n FROM jobs GROUP BY 1, 2')).toEqual([{ state: 'done', attempts: 1, n: 120 }]);
+      const connection = new Database(db, { readonly: true });
+      expect(connection.pragma('integrity_check', { simple: true })).toBe('ok');
+      connection.close();
+    } finally {
+      unmount();
+    }
+  });
+});
+
 describe('paths', () => {
   it('keys from a manifest never lead outside --out', async () => {
     const work = scratch();

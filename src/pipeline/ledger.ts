@@ -107,6 +107,8 @@ function openError(file: string, error: unknown): UsageError {
       // A WAL ledger needs its -shm file beside it, even to be read: on read-only media or in a
       // read-only folder, opening fails this way.
       return existsSync(file) && !writable(file) ? readOnly(file) : new UsageError(`cannot open ledger ${file} (check the path and its permissions)`);
+    case 'SQLITE_FULL':
+      return new UsageError(`ledger ${file}: its disk is full; free space and run again`);
     case 'SQLITE_BUSY':
       return new UsageError(`ledger ${file} is busy (another process is writing it); try again`);
     default:
