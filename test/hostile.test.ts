@@ -211,7 +211,7 @@ describe('files that change under a run', () => {
     );
     const result = await scheduler.run(changing());
     ledger.close();
-    expect(result.failures).toEqual({ E_NOT_FOUND: { count: 1, example: expect.stringMatching(/^deleted\.png: ENOENT/) } });
+    expect(result.failures).toEqual({ E_NOT_FOUND: { count: 1, example: expect.stringMatching(/^"deleted\.png": ENOENT/) } });
 
     const jobs = query<{ key: string; state: string; error_code: string | null; input_sha256: string | null; result: string | null }>(
       file,

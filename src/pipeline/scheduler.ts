@@ -442,7 +442,8 @@ export class Scheduler {
     Object.assign(job, { state: 'failed', resultJson: null, artifacts: [], errorCode: code, errorMessage: message });
     this.ledger.writeJob(job);
     this.counts[name]!.failed += 1;
-    const byCode = (this.failures[code] ??= { count: 0, example: `${plan.key}: ${message}` });
+    // Quoted: a key may hold a newline, and the summary prints this on one line.
+    const byCode = (this.failures[code] ??= { count: 0, example: `${JSON.stringify(plan.key)}: ${message}` });
     byCode.count += 1;
     plan.open.delete(name);
     plan.failed.add(name);
