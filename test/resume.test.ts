@@ -26,9 +26,9 @@ function doneCount(db: string): number {
 }
 
 async function waitForDone(db: string, atLeast: number, exited?: () => boolean): Promise<void> {
-  for (let i = 0; i < 1200; i += 1) {
+  for (let i = 0; i < 2400; i += 1) {
     if (doneCount(db) >= atLeast || exited?.()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
   throw new Error(`never reached ${atLeast} done jobs`);
 }
@@ -79,18 +79,20 @@ describe('interrupted runs', () => {
       const child = startCli(args);
       let exited = false;
       const finished = collect(child).finally(() => (exited = true));
-      if (random() < 0.25) {
-        // While starting: loading, opening (or creating) the ledger, taking the lock, scanning.
-        const ms = Math.floor(random() * 600);
+      const left = total - before.size;
+      // Early in the loop a quarter of the kills come in the first 400 ms: loading, creating or
+      // opening the ledger, taking the lock, resetting orphans, scanning. Later, with less work
+      // left, a fast machine could finish it in that time, so the rest are progress-based.
+      if (left >= total / 2 && random() < 0.25) {
+        const ms = Math.floor(random() * 400);
         moments.push(`${ms} ms`);
         await sleep(ms);
       } else {
-        // Mid-work, leaving work for the kills still to come: never more than a share of what is left.
-        const left = total - before.size;
-        const target = before.size + 1 + Math.floor(random() * (left / (KILLS - kill + 1)));
+        // Mid-work, after a random share of what is left, small enough to leave work for the kills to come.
+        const target = before.size + 1 + Math.floor(random() * (left / (2 * (KILLS - kill + 1))));
         moments.push(`${target} done`);
         await waitForDone(db, target, () => exited);
-        await sleep(Math.floor(random() * 30));
+        await sleep(Math.floor(random() * 10));
       }
       child.kill('SIGKILL');
       const killed = await finished;
