@@ -66,6 +66,7 @@ for (const pair of values.option) {
 }
 const moduleUrl = task.worker.href;
 const workerEntry = new URL('../dist/pipeline/worker.js', import.meta.url).href;
+const { DEFAULT_MAX_PIXELS } = await import(new URL('../dist/runtime/limits.js', import.meta.url).href);
 
 const listStarted = performance.now();
 const IMAGE = /\.(jpg|jpeg|png|webp|avif|gif|tif|tiff|heic|heif)$/i;
@@ -82,7 +83,7 @@ const pool = new Piscina({
   maxThreads: threads,
   idleTimeout: 30_000,
   concurrentTasksPerWorker: 1,
-  workerData: { threads: 1 },
+  workerData: { threads: 1, maxPixels: DEFAULT_MAX_PIXELS },
 });
 let next = 0;
 let done = 0;

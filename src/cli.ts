@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ExitCode, UsageError } from './errors.js';
+import { oneLine } from './runtime/failure.js';
 import { imgpipeVersion, examples } from './commands/common.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
@@ -43,11 +44,38 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * A ledger that opened fine can still fail later: damage in a page read only now, a disk that
+ * fills, a file made read-only under a running process. Those are the ledger's problems, not
+ * imgpipe's: a one-line message and exit 2, like the same problems found when opening it.
+ */
+function ledgerProblem(error: unknown): string | undefined {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: string };
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return undefined;
+  const detail = oneLine(message ?? code);
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return `the ledger (--db) is corrupted (${detail}); restore a copy or start a new ledger with --db`;
+  if (code === 'SQLITE_FULL') return `the ledger's disk is full (${detail}); free space and run again: what the ledger recorded is kept, the rest is redone`;
+  if (code.startsWith('SQLITE_READONLY')) return `the ledger (--db) became read-only (${detail}); check its permissions and its folder's`;
+  return `the ledger (--db) failed: ${code} (${detail})`;
+}
+
+function describe(error: unknown): string {
+  return process.env.IMGPIPE_DEBUG ? String((error as Error)?.stack ?? error) : (error as Error)?.message ?? String(error);
+}
+
 export async function main(argv: string[]): Promise<void> {
   // `imgpipe export | head` closes the pipe early: that is the reader's choice, not an error.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw error;
+  });
+  // The ledger also writes from timers (batched results, the lock's heartbeat), outside any
+  // command's control flow: a failure there (a full disk) ends the run as a kill would, since
+  // nothing more can be recorded, but with one line and exit 2 rather than a stack trace.
+  process.on('uncaughtException', (error) => {
+    const ledger = ledgerProblem(error);
+    process.stderr.write(ledger ? `imgpipe: error: ${ledger}\n` : `imgpipe: internal error: ${describe(error)}\n`);
+    process.exit(ledger ? ExitCode.usage : ExitCode.someFailed);
   });
   try {
     // Model cards define tasks and their flags: registered before the command line is parsed.
@@ -65,7 +93,13 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = ExitCode.usage;
       return;
     }
-    process.stderr.write(`imgpipe: internal error: ${process.env.IMGPIPE_DEBUG ? (error as Error).stack : (error as Error)?.message ?? String(error)}\n`);
+    const ledger = ledgerProblem(error);
+    if (ledger) {
+      process.stderr.write(`imgpipe: error: ${ledger}\n`);
+      process.exitCode = ExitCode.usage;
+      return;
+    }
+    process.stderr.write(`imgpipe: internal error: ${describe(error)}\n`);
     process.exitCode = ExitCode.someFailed;
   }
 }

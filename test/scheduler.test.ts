@@ -1,7 +1,8 @@
 /**
  * The scheduler with tasks written for the test: prerequisites get their inputs, a task that
- * throws fails only its own job and its dependents, a worker that dies or hangs is replaced
- * and the job retried, then failed with a stable code, while other pools carry on.
+ * throws fails only its own job and its dependents, a worker that exits, outgrows its heap
+ * limit or hangs is replaced and the job retried, then failed with a stable code, while other
+ * pools carry on.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,7 +23,10 @@ const WORKERS: Record<string, string> = {
   after: 'return async (job) => ({ result: { saw: job.inputs.throws } });',
   crash: "return async (job) => { if (job.key.includes('red-blue')) process.exit(3); return { result: { ok: true } }; };",
   hang: "return async (job) => { if (job.key.includes('red-blue')) await new Promise(() => setInterval(() => {}, 1000)); return { result: { ok: true } }; };",
+  // Allocates without end: the worker's heap limit (HEAP_MB below) stops it, not the process.
+  hog: "return async (job) => { if (job.key.includes('red-blue')) { const kept = []; for (;;) kept.push(new Array(100_000).fill(kept.length)); } return { result: { ok: true } }; };",
 };
+const HEAP_MB: Record<string, number> = { hog: 32 };
 const NEEDS: Record<string, string[]> = { double: ['size'], after: ['throws'] };
 
 function taskRuns(dir: string): TaskRun[] {
@@ -37,6 +41,7 @@ function taskRuns(dir: string): TaskRun[] {
       concurrency: 1,
       threadsPerJob: 1,
       timeoutSeconds: 1,
+      ...(HEAP_MB[name] ? { heapMb: HEAP_MB[name] } : {}),
       options: {},
       worker: new URL(`file://${file}`),
     };
@@ -53,7 +58,7 @@ describe('scheduler', () => {
     const events: { task: string; key: string; state: string; code?: string }[] = [];
     const scheduler = new Scheduler(
       ledger,
-      { runId, tasks: taskRuns(work), threads: 2, maxAttempts: 2, retryFailed: false, force: false, outDir: path.join(work, 'out'), shard: undefined, graceMs: 1000 },
+      { runId, tasks: taskRuns(work), threads: 2, maxAttempts: 2, retryFailed: false, force: false, outDir: path.join(work, 'out'), shard: undefined, graceMs: 1000, maxPixels: 1_000_000 },
       { scanned: () => {}, planned: () => {}, skipped: () => {}, warning: () => {}, job: (e) => events.push(e) },
     );
     const source = scanInputs(classifyInputs([path.join(FIXTURES, 'colours')], ROOT), { followSymlinks: false, stdin: process.stdin, onProblem: () => {} });
@@ -72,9 +77,11 @@ describe('scheduler', () => {
     expect(row('red-blue.png', 'after')).toMatchObject({ state: 'failed', error_code: 'E_DEPENDENCY' });
     expect(row('red-blue.png', 'crash')).toMatchObject({ state: 'failed', attempts: 2, error_code: 'E_WORKER_CRASH' });
     expect(row('red-blue.png', 'hang')).toMatchObject({ state: 'failed', attempts: 2, error_code: 'E_TIMEOUT' });
+    expect(row('red-blue.png', 'hog')).toMatchObject({ state: 'failed', attempts: 2, error_code: 'E_WORKER_CRASH', error_message: expect.stringMatching(/memory limit.*\(after 2 attempts\)$/) });
     // The same pools went on to finish the other image.
     for (const task of Object.keys(WORKERS)) expect(row('red.png', task).state, task).toBe('done');
     expect(result.tasks.crash).toMatchObject({ done: 1, failed: 1, retries: 1 });
-    expect(events.filter((e) => e.state === 'retry').map((e) => e.code).sort()).toEqual(['E_TIMEOUT', 'E_WORKER_CRASH']);
+    expect(result.tasks.hog).toMatchObject({ done: 1, failed: 1, retries: 1 });
+    expect(events.filter((e) => e.state === 'retry').map((e) => e.code).sort()).toEqual(['E_TIMEOUT', 'E_WORKER_CRASH', 'E_WORKER_CRASH']);
   });
 });

@@ -20,6 +20,7 @@ describe('usage errors', () => {
     ['bad enum option', ['--tasks', 'preprocess', '--preprocess-format', 'bmp'], /--preprocess-format: expected one of jpeg, png, webp, avif, same, got "bmp"/],
     ['option of a task not in the run', ['--preprocess-quality', '80'], /--preprocess-quality is an option of task 'preprocess', which is not part of this run/],
     ['bad timeout', ['--timeout', 'meta=-1'], /--timeout \(meta\): expected a number/],
+    ['bad max-pixels', ['--max-pixels', '0'], /--max-pixels: expected an integer from 1 up, got "0"/],
   ];
   for (const [name, flags, message] of cases) {
     it(`${name}: exit 2 with a clear message, no ledger created`, async () => {

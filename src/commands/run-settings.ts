@@ -9,6 +9,7 @@ import os from 'node:os';
 import { UsageError } from '../errors.js';
 import type { OptionValue, TaskMeta, TaskOptions } from '../tasks/contract.js';
 import { allTasks, checkModels, resolveTasks } from '../tasks/registry.js';
+import { DEFAULT_MAX_PIXELS } from '../runtime/limits.js';
 import { invalid, parseBoolean, parseInteger, parseKeyValues, parseNumber, parseOption } from '../validate.js';
 import { parseShard, shardFromEnvironment } from '../pipeline/shard.js';
 import type { TaskRun } from '../pipeline/plan.js';
@@ -31,6 +32,8 @@ export interface RunSettings {
   json: boolean;
   quiet: boolean;
   followSymlinks: boolean;
+  /** Images with more pixels are refused from their header, before decoding. */
+  maxPixels: number;
   /** Tasks whose flagged results make the run exit 3. */
   failOn: string[];
 }
@@ -38,7 +41,7 @@ export interface RunSettings {
 /** Options of `run` other than per-task ones, by their camelCase name (as in a config file). */
 export const RUN_KEYS = [
   'inputs', 'tasks', 'db', 'out', 'concurrency', 'threads', 'shard', 'shardCount', 'retryFailed', 'force',
-  'maxAttempts', 'timeout', 'json', 'quiet', 'followSymlinks', 'failOn', 'config',
+  'maxAttempts', 'timeout', 'maxPixels', 'json', 'quiet', 'followSymlinks', 'failOn', 'config',
 ] as const;
 
 export function camelCase(kebab: string): string {
@@ -183,6 +186,7 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
     json: flag('json', '--json'),
     quiet: flag('quiet', '--quiet'),
     followSymlinks: flag('followSymlinks', '--follow-symlinks'),
+    maxPixels: pick('maxPixels') !== undefined ? parseInteger(where('maxPixels', '--max-pixels'), pick('maxPixels'), 1) : DEFAULT_MAX_PIXELS,
     failOn,
   };
 }

@@ -32,6 +32,7 @@ export function runCounts(report: RunReport) {
     jobsPerSecond: Math.round((settled / Math.max(report.durationMs / 1000, 0.001)) * 10) / 10,
     maxRssMb: report.maxRssMb,
     flagged: report.flagged,
+    failures: Object.fromEntries(Object.entries(report.result.failures).map(([code, { count }]) => [code, count])),
     tasks,
   };
 }
@@ -60,6 +61,11 @@ export function printRunSummary(report: RunReport, out: NodeJS.WritableStream): 
     lines.push(`${settled} jobs in ${seconds} s (${counts.jobsPerSecond} jobs/s); peak memory ${report.maxRssMb} MB.`);
   }
   const failed = counts.jobs.failed + counts.jobs.alreadyFailed;
+  const byCode = Object.entries(report.result.failures).sort(([, a], [, b]) => b.count - a.count);
+  if (byCode.length > 0) lines.push(`Failed in this run: ${byCode.map(([code, { count }]) => `${code} ${count}`).join(', ')}.`);
+  const write = report.result.failures.E_WRITE;
+  // Unlike a bad image, this is the machine's problem (a full disk, permissions): say it plainly.
+  if (write) lines.push(`${write.count} jobs could not write their artefacts under --out ${report.settings.out} (disk full or not writable?), e.g. ${write.example}`);
   if (failed > 0) lines.push(`${failed} jobs failed: imgpipe status --db ${report.settings.db} shows why; imgpipe export --state failed lists them.`);
   if (images.duplicateKeys > 0) lines.push(`${images.duplicateKeys} images were skipped because another path had the same key (see the warnings).`);
   if (report.scanProblems > 0) lines.push(`${report.scanProblems} manifest entries could not be read (see the warnings).`);

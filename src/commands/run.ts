@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ExitCode } from '../errors.js';
+import { DEFAULT_MAX_PIXELS } from '../runtime/limits.js';
 import { allTasks } from '../tasks/registry.js';
 import { classifyInputs, scanInputs, type ScanProblem } from '../pipeline/sources.js';
 import { formatShard, SHARD_INDEX_VARIABLES } from '../pipeline/shard.js';
@@ -38,6 +39,7 @@ export function runCommand(): Command {
     .option('--force', 'redo every job, even those already done')
     .option('--max-attempts <n>', 'attempts for a job that times out or crashes its worker (default: 3)')
     .option('--timeout <task=seconds,...>', "per-job time limit per task (default: each task's own)")
+    .option('--max-pixels <n>', `refuse images with more pixels (width x height), before decoding (default: ${DEFAULT_MAX_PIXELS})`)
     .option('--follow-symlinks', 'follow symbolic links while scanning (default: skip them)')
     .option('--fail-on <tasks>', 'exit 3 when one of these tasks flags an image (nsfw): a gate for CI')
     .option('--json', 'JSON-lines events on stdout instead of progress and summary')
@@ -115,6 +117,7 @@ async function run(cliInputs: string[], flags: Record<string, unknown>): Promise
       outDir: path.resolve(settings.out),
       shard: settings.shard,
       graceMs: GRACE_MS,
+      maxPixels: settings.maxPixels,
     },
     progress,
   );

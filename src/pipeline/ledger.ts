@@ -4,7 +4,7 @@
  * moment leaves it consistent, and the next run picks up exactly what is missing.
  */
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
@@ -104,13 +104,33 @@ function openError(file: string, error: unknown): UsageError {
     case 'SQLITE_READONLY':
     case 'SQLITE_READONLY_DBMOVED':
     case 'SQLITE_READONLY_DIRECTORY':
-      return new UsageError(`ledger ${file} is read-only: imgpipe run and merge need to write it (check its permissions and its folder's)`);
+      return readOnly(file);
     case 'SQLITE_CANTOPEN':
-      return new UsageError(`cannot open ledger ${file} (check the path and its permissions)`);
+      // A WAL ledger needs its -shm file beside it, even to be read: on read-only media or in a
+      // read-only folder, opening fails this way.
+      return existsSync(file) && !writable(file) ? readOnly(file) : new UsageError(`cannot open ledger ${file} (check the path and its permissions)`);
+    case 'SQLITE_FULL':
+      return new UsageError(`ledger ${file}: its disk is full; free space and run again`);
     case 'SQLITE_BUSY':
       return new UsageError(`ledger ${file} is busy (another process is writing it); try again`);
     default:
       return new UsageError(`cannot use ledger ${file}: ${err.message ?? String(error)}`);
+  }
+}
+
+function readOnly(file: string): UsageError {
+  return new UsageError(
+    `ledger ${file} is read-only (or its folder is): run and merge write it, and SQLite writes beside it even to read it; check the permissions, or copy it to a writable folder`,
+  );
+}
+
+function writable(file: string): boolean {
+  try {
+    accessSync(file, constants.W_OK);
+    accessSync(path.dirname(path.resolve(file)), constants.W_OK);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -166,13 +186,16 @@ export class Ledger {
     let db: DB | undefined;
     try {
       db = new Database(file);
+      // First, so that a second imgpipe starting at the same moment waits instead of failing.
+      db.pragma('busy_timeout = 5000');
       const version = checkIdentity(db, file);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
-      db.pragma('busy_timeout = 5000');
       if (version < SCHEMA_VERSION) {
         db.transaction(() => {
-          for (const sql of MIGRATIONS.slice(version)) db!.exec(sql);
+          // Read again under the write lock: a process starting at the same moment may have migrated it.
+          const current = db!.pragma('user_version', { simple: true }) as number;
+          for (const sql of MIGRATIONS.slice(current)) db!.exec(sql);
           db!.pragma(`application_id = ${APPLICATION_ID}`);
           db!.pragma(`user_version = ${SCHEMA_VERSION}`);
         }).immediate();

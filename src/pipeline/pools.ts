@@ -1,13 +1,20 @@
 /**
  * One piscina pool per task, like one service per task: its own threads, its own size, its
- * own failures. A worker that dies or runs past its time limit is replaced by piscina; the
- * job comes back here as a failure with a retriable code.
+ * own failures. A worker that dies, outgrows its heap limit or runs past its time limit is
+ * replaced by piscina; the job comes back here as a failure with a retriable code.
  */
 import { Piscina } from 'piscina';
 import { oneLine } from '../runtime/failure.js';
 import type { WorkerData, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 const WORKER_ENTRY = new URL('./worker.js', import.meta.url).href;
+
+/**
+ * V8 heap of one worker when the task sets none: far above what any task needs (models live in
+ * WebAssembly memory and image pixels in buffers, neither counted here), so it stops only a
+ * runaway allocation, which then kills that worker alone instead of the whole process.
+ */
+export const DEFAULT_HEAP_MB = 1024;
 
 export class TaskPool {
   private pool: Piscina | undefined;
@@ -17,8 +24,8 @@ export class TaskPool {
 
   constructor(
     readonly size: number,
-    private readonly threadsPerJob: number,
-    private readonly config?: unknown,
+    private readonly workerData: WorkerData,
+    private readonly heapMb: number = DEFAULT_HEAP_MB,
   ) {}
 
   /** Threads start on the first job, so a run with nothing to do starts none. */
@@ -30,7 +37,8 @@ export class TaskPool {
       maxThreads: this.size,
       idleTimeout: 30_000,
       concurrentTasksPerWorker: 1,
-      workerData: { threads: this.threadsPerJob, config: this.config } satisfies WorkerData,
+      workerData: this.workerData,
+      resourceLimits: { maxOldGenerationSizeMb: this.heapMb },
     });
     return this.pool;
   }

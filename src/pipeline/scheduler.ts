@@ -29,6 +29,8 @@ export interface SchedulerConfig {
   shard: Shard | undefined;
   /** How long in-flight jobs may take to finish after a stop before they are abandoned. */
   graceMs: number;
+  /** --max-pixels, applied by every worker's decoding. */
+  maxPixels: number;
 }
 
 export interface JobEvent {
@@ -64,6 +66,8 @@ export interface SchedulerResult {
   interrupted: boolean;
   images: { scanned: number; inShard: number; outsideShard: number; duplicateKeys: number };
   tasks: Record<TaskName, TaskCounts>;
+  /** This run's failed jobs by code, with the first message of each: what the summary reports. */
+  failures: Partial<Record<ErrorCode, { count: number; example: string }>>;
 }
 
 interface ImagePlan {
@@ -111,6 +115,7 @@ export class Scheduler {
   private readonly ready = new Map<TaskName, ImagePlan[]>();
   private readonly inFlight = new Map<TaskName, number>();
   private readonly counts: Record<TaskName, TaskCounts> = {};
+  private readonly failures: SchedulerResult['failures'] = {};
   private readonly images = { scanned: 0, inShard: 0, outsideShard: 0, duplicateKeys: 0 };
   private readonly plans = new Set<ImagePlan>();
   private markStopped: () => void = () => undefined;
@@ -161,7 +166,7 @@ export class Scheduler {
       await Promise.all([...this.pools.values()].map((pool) => pool.destroy()));
       this.ledger.flush();
     }
-    return { interrupted: this.stopping, images: this.images, tasks: this.counts };
+    return { interrupted: this.stopping, images: this.images, tasks: this.counts, failures: this.failures };
   }
 
   // ---- scanning ---------------------------------------------------------------------------------
@@ -334,7 +339,7 @@ export class Scheduler {
   private poolFor(task: TaskRun): TaskPool {
     let pool = this.pools.get(task.meta.name);
     if (!pool) {
-      pool = new TaskPool(task.concurrency, task.threadsPerJob, task.meta.workerConfig);
+      pool = new TaskPool(task.concurrency, { threads: task.threadsPerJob, maxPixels: this.config.maxPixels, config: task.meta.workerConfig }, task.meta.heapMb);
       this.pools.set(task.meta.name, pool);
     }
     return pool;
@@ -452,6 +457,9 @@ export class Scheduler {
     Object.assign(job, { state: 'failed', resultJson: null, vector: null, artifacts: [], errorCode: code, errorMessage: message });
     this.ledger.writeJob(job);
     this.counts[name]!.failed += 1;
+    // Quoted: a key may hold a newline, and the summary prints this on one line.
+    const byCode = (this.failures[code] ??= { count: 0, example: `${JSON.stringify(plan.key)}: ${message}` });
+    byCode.count += 1;
     plan.open.delete(name);
     plan.failed.add(name);
     this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'failed', code, message, attempt: job.attempts, durationMs: job.durationMs ?? 0 });

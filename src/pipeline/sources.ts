@@ -97,6 +97,7 @@ export function classifyInputs(inputs: readonly string[], cwd: string): InputSpe
 
 function statProblem(error: NodeJS.ErrnoException): { code: ErrorCode; message: string } {
   if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return { code: 'E_NOT_FOUND', message: 'no such file' };
+  if (error.code === 'ELOOP') return { code: 'E_READ', message: 'cannot stat: ELOOP (a loop of symbolic links)' };
   return { code: 'E_READ', message: `cannot stat: ${error.code ?? error.message}` };
 }
 

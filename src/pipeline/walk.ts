@@ -50,7 +50,9 @@ export async function* walk(root: string, options: WalkOptions): AsyncGenerator<
         if (entry.isSymbolicLink()) {
           if (!options.followSymlinks) continue;
           const target = await stat(path.join(folder, entry.name)).catch(() => undefined);
-          isFile = target?.isFile() ?? false;
+          // A link that cannot be followed (a loop, a missing target) goes on as a file: named
+          // like an image, it is then recorded as failed with the reason, not dropped unseen.
+          isFile = target?.isFile() ?? true;
           isFolder = target?.isDirectory() ?? false;
         }
         if (isFolder) subfolders.push(relative);

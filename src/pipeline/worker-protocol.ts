@@ -26,6 +26,8 @@ export type WorkerReply =
 export interface WorkerData {
   /** Native threads each job may use. */
   threads: number;
+  /** --max-pixels: images with more are refused before decoding. */
+  maxPixels: number;
   /** The task's `workerConfig`, for its handler. */
   config?: unknown;
 }

@@ -11,18 +11,19 @@ import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { TaskError, type Handler, type TaskWorkerModule } from '../tasks/contract.js';
 import { createArtifactWriter } from '../runtime/artifacts.js';
 import { classifyError } from '../runtime/failure.js';
+import { setMaxPixels } from '../runtime/limits.js';
 import type { InputIdentity } from './types.js';
 import { vectorOf } from './vectors.js';
 import type { WorkerData, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 const handlers = new Map<string, Promise<Handler>>();
+setMaxPixels((workerData as WorkerData).maxPixels);
 
 function handlerFor(request: WorkerRequest): Promise<Handler> {
   let handler = handlers.get(request.module);
   if (!handler) {
-    const data = workerData as WorkerData | undefined;
-    const context = { task: request.task, threads: data?.threads ?? 1, config: data?.config };
-    handler = import(request.module).then((module: TaskWorkerModule) => module.createHandler(context));
+    const { threads, config } = workerData as WorkerData;
+    handler = import(request.module).then((module: TaskWorkerModule) => module.createHandler({ task: request.task, threads, config }));
     handlers.set(request.module, handler);
   }
   return handler;

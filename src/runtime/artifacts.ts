@@ -48,7 +48,8 @@ export async function writeAtomically(finalPath: string, data: Buffer | string):
   } catch (error) {
     await rm(temp, { force: true }).catch(() => undefined);
     const err = error as NodeJS.ErrnoException;
-    throw new TaskError('E_WRITE', `cannot write ${finalPath}: ${err.code ?? ''} ${err.message}`.trim());
+    const reason = err.code && !err.message.includes(err.code) ? `${err.code} ${err.message}` : err.message;
+    throw new TaskError('E_WRITE', `cannot write ${finalPath}: ${reason}`);
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import type { ErrorCode } from '../errors.js';
 import { TaskError } from '../tasks/contract.js';
+import { pixelLimit } from './limits.js';
 
 export interface Failure {
   code: ErrorCode;
@@ -21,7 +22,6 @@ const NODE_ERRNO: Record<string, ErrorCode> = {
 };
 
 const LIBRARY_PATTERNS: [RegExp, ErrorCode][] = [
-  [/exceeds pixel limit/i, 'E_TOO_LARGE'],
   [/unsupported (feature|codec|compression)|no decoder|not supported by this build/i, 'E_UNSUPPORTED'],
   [/unsupported image format|input buffer is empty|premature end|corrupt|truncated|invalid|bad (huffman|marker)|not a (jpeg|png)|read error|load(_buffer)?:|vips/i, 'E_DECODE'],
 ];
@@ -36,6 +36,17 @@ export function classifyError(error: unknown): Failure {
     return { code: 'E_DECODE', message: 'the image could not be decoded (libvips gave no reason; the file is probably corrupt or truncated)' };
   }
   if (err?.code && NODE_ERRNO[err.code]) return { code: NODE_ERRNO[err.code]!, message };
+  if (/exceeds pixel limit/i.test(message)) {
+    return { code: 'E_TOO_LARGE', message: `the image has more than ${pixelLimit()} pixels (--max-pixels): refused from its header, before decoding` };
+  }
+  // libheif names the codec it lacks. Phones' HEIC is HEVC, which sharp's prebuilt libvips leaves
+  // out (patents); the libvips message buries that under lines of seek errors.
+  const missing = /compression format has not been built in: (\w+)/i.exec(message);
+  if (missing) {
+    const codec = missing[1]!;
+    const what = codec.toUpperCase() === 'HEVC' ? 'HEIC/HEIF coded with HEVC (as phones write it)' : `a ${codec}-coded image`;
+    return { code: 'E_UNSUPPORTED', message: `${what}: this build's libvips has no ${codec} decoder (sharp's prebuilt binaries leave it out); convert it to JPEG or AVIF first` };
+  }
   for (const [pattern, code] of LIBRARY_PATTERNS) {
     if (pattern.test(message)) return { code, message };
   }

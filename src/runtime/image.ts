@@ -1,11 +1,10 @@
 /**
  * How tasks open images: one place that sets sharp's decoding policy, so every task treats
- * a truncated file, a bomb or an oversize image the same way.
+ * a truncated file, a bomb, an oversize image or an SVG the same way.
  */
 import sharp, { type Sharp } from 'sharp';
-
-/** Pixels (width x height) above which decoding is refused before allocation; libvips' own default. */
-export const DEFAULT_MAX_PIXELS = 268_402_689;
+import { TaskError } from '../tasks/contract.js';
+import { pixelLimit } from './limits.js';
 
 let configured = false;
 
@@ -18,20 +17,30 @@ export function configureSharp(): void {
   if (configured) return;
   sharp.concurrency(1);
   sharp.cache(false);
+  // SVG is refused (see openImage); blocking librsvg as well covers what the sniff cannot see,
+  // such as gzipped SVG, which then fails as an unknown format.
+  sharp.block({ operation: ['VipsForeignLoadSvg'] });
   configured = true;
 }
 
-export interface OpenOptions {
-  maxPixels?: number;
+export const SVG_REFUSED =
+  'SVG is refused: imgpipe does not rasterise vector files from untrusted sources (external references, entity expansion); convert it to PNG first';
+
+/** What librsvg would take: XML whose first element is <svg> (after any BOM, prolog or comment). */
+export function looksLikeSvg(bytes: Buffer): boolean {
+  const head = bytes.subarray(0, 4096).toString('utf8').replace(/^\uFEFF/, '').trimStart();
+  return head.startsWith('<') && /<svg[\s>]/i.test(head);
 }
 
 /**
  * A sharp pipeline over the file's bytes. `failOn: 'truncated'` rejects cut-off files yet
- * accepts the minor warnings that many camera JPEGs carry.
+ * accepts the minor warnings that many camera JPEGs carry; images over the pixel limit are
+ * refused from their header, before any pixel is allocated (a decompression bomb costs nothing).
  */
-export function openImage(bytes: Buffer, options: OpenOptions = {}): Sharp {
+export function openImage(bytes: Buffer): Sharp {
   configureSharp();
-  return sharp(bytes, { failOn: 'truncated', limitInputPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS });
+  if (looksLikeSvg(bytes)) throw new TaskError('E_UNSUPPORTED', SVG_REFUSED);
+  return sharp(bytes, { failOn: 'truncated', limitInputPixels: pixelLimit() });
 }
 
 /** Image dimensions as a viewer shows them, after the EXIF orientation is applied. */
@@ -49,8 +58,8 @@ export interface RawImage {
  * Decodes once into upright 8-bit sRGB RGBA that fits inside `maxSide`: the form analysis
  * code wants. Shrink-on-load makes this cheap even for large JPEGs.
  */
-export async function decodeUprightRgba(bytes: Buffer, maxSide: number, options: OpenOptions = {}): Promise<RawImage> {
-  const { data, info } = await openImage(bytes, options)
+export async function decodeUprightRgba(bytes: Buffer, maxSide: number): Promise<RawImage> {
+  const { data, info } = await openImage(bytes)
     .autoOrient()
     .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
     .toColourspace('srgb')

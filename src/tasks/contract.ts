@@ -39,6 +39,11 @@ export interface TaskMeta {
   readonly threadsPerJob: number;
   /** Default per-job time limit. */
   readonly timeoutSeconds: number;
+  /**
+   * V8 heap limit of one worker, in MB (default 1024): a worker that outgrows it is stopped and
+   * replaced, and the job retried, then failed with E_WORKER_CRASH.
+   */
+  readonly heapMb?: number;
   readonly options: Readonly<Record<string, OptionSpec>>;
   /** Ids in models/catalog.json: checked at start-up, so a missing model stops the run before any work. */
   readonly models?: readonly string[];

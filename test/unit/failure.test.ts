@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifyError } from '../../src/runtime/failure.js';
+import { looksLikeSvg } from '../../src/runtime/image.js';
+import { setMaxPixels } from '../../src/runtime/limits.js';
 import { TaskError } from '../../src/tasks/contract.js';
 
 describe('failure codes', () => {
@@ -15,5 +17,26 @@ describe('failure codes', () => {
 
   it('treats sharp\'s reasonless "Unknown error" as a decoding failure (truncated files under load)', () => {
     expect(classifyError(new Error('Unknown error'))).toMatchObject({ code: 'E_DECODE', message: expect.stringMatching(/corrupt or truncated/) });
+  });
+
+  it('words the pixel limit and a missing HEVC decoder so that the user knows what to do', () => {
+    setMaxPixels(1000);
+    expect(classifyError(new Error('Input image exceeds pixel limit'))).toEqual({
+      code: 'E_TOO_LARGE',
+      message: 'the image has more than 1000 pixels (--max-pixels): refused from its header, before decoding',
+    });
+    const libheif = 'source: bad seek to 1024\nsource: bad seek to 512\nheif: Error while loading plugin: Support for this compression format has not been built in: HEVC (a suitable decoder plugin is libde265) (11.6003)';
+    expect(classifyError(new Error(libheif))).toEqual({
+      code: 'E_UNSUPPORTED',
+      message: "HEIC/HEIF coded with HEVC (as phones write it): this build's libvips has no HEVC decoder (sharp's prebuilt binaries leave it out); convert it to JPEG or AVIF first",
+    });
+  });
+
+  it('tells SVG from other files by its content, whatever the name', () => {
+    expect(looksLikeSvg(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'))).toBe(true);
+    expect(looksLikeSvg(Buffer.from('\uFEFF  <?xml version="1.0"?>\n<!-- drawn -->\n<SVG width="1">'))).toBe(true);
+    expect(looksLikeSvg(Buffer.from('<?xml version="1.0"?><feed/>'))).toBe(false);
+    // A JPEG whose XMP metadata mentions <svg> is still a JPEG.
+    expect(looksLikeSvg(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe1]), Buffer.from('<x:xmpmeta><svg>')]))).toBe(false);
   });
 });

@@ -41,6 +41,8 @@ async function analyse(job: JobInput) {
       icc: header.icc !== undefined,
       pages,
       animated: pages > 1 && header.delay !== undefined,
+      // Everything measured below (size, colours, hashes, sharpness) is of the first page or frame.
+      firstPageOnly: pages > 1,
       progressive: header.isProgressive ?? false,
       density: header.density ?? null,
       bytes: job.bytes.length,

@@ -71,11 +71,14 @@ async function preprocess(job: JobInput) {
   const { data, info } = await encode(image, format, options.quality).toBuffer({ resolveWithObject: true });
   const output = await job.artifacts.write(data, imageSuffix(job.key, format));
   const [width, height] = uprightSize(meta.width ?? 0, meta.height ?? 0, meta.orientation);
+  const pages = meta.pages ?? 1;
   return {
     result: {
       output,
       format,
-      before: { width, height, bytes: job.bytes.length, format: meta.format ?? 'unknown' },
+      // An animated GIF or a multi-page TIFF becomes its first frame or page, and the result says so.
+      firstPageOnly: pages > 1,
+      before: { width, height, bytes: job.bytes.length, format: meta.format ?? 'unknown', pages },
       after: { width: info.width, height: info.height, bytes: info.size },
     },
     artifacts: [output],

@@ -1,0 +1,289 @@
+/**
+ * The README's "Failure and recovery" guarantees that the other suites do not already prove:
+ * one writer per ledger, an unwritable or full --out, keys that try to leave --out, and ledgers
+ * that are read-only, damaged or from a newer imgpipe.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { prng } from '../fixtures/make-fixtures.js';
+import { cli, collect, FIXTURES, makeImages, query, scratch, startCli, summaryOf } from './helpers.js';
+
+const ROOT_USER = process.getuid?.() === 0;
+
+/** Mounts a tmpfs (root only, and only where mounts are allowed); undefined when it cannot. */
+function tmpfs(dir: string, options: string): (() => void) | undefined {
+  if (!ROOT_USER) return undefined;
+  mkdirSync(dir, { recursive: true });
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  return () => execFileSync('umount', [dir], { stdio: 'ignore' });
+}
+const CAN_MOUNT = (() => {
+  const probe = scratch('imgpipe-mount-probe-');
+  const unmount = tmpfs(path.join(probe, 'm'), 'size=64k');
+  unmount?.();
+  return unmount !== undefined;
+})();
+
+/** Files under a folder, relative to it. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+    .sort();
+}
+
+function doneCount(db: string): number {
+  try {
+    return query<{ n: number }>(db, "SELECT count(*) AS n FROM jobs WHERE state = 'done'")[0]!.n;
+  } catch {
+    return 0;
+  }
+}
+
+/** An exit 2 with a single clear line on stderr, and no stack trace. */
+function expectUsageError(result: { code: number | null; stderr: string }, message: RegExp): void {
+  expect(result.code, result.stderr).toBe(2);
+  expect(result.stderr).toMatch(/^imgpipe: error: [^\n]+\n$/);
+  expect(result.stderr).toMatch(message);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+}
+
+describe('one writer per ledger', () => {
+  it('a second imgpipe run on a ledger in use exits 2 at once, naming the first; the first finishes untouched', async () => {
+    const work = scratch();
+    const input = path.join(work, 'in');
+    await makeImages(input, 60);
+    const db = path.join(work, 'l.db');
+    const args = ['run', input, '--tasks', 'preprocess,meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'];
+    const first = startCli(args);
+    const firstDone = collect(first);
+    for (let i = 0; i < 1000 && doneCount(db) < 5; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    const started = Date.now();
+    const second = await cli(args);
+    expectUsageError(second, new RegExp(`ledger .*l\\.db is in use by imgpipe process ${first.pid} on `));
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const finished = await firstDone;
+    expect(finished.code, finished.stderr).toBe(0);
+    expect(query(db, 'SELECT pid, status FROM runs')).toEqual([{ pid: first.pid, status: 'completed' }]);
+    expect(query(db, "SELECT count(*) AS n FROM jobs WHERE state = 'done' AND attempts = 1")).toEqual([{ n: 120 }]);
+  });
+
+  it('two started at the same moment on a new ledger: one runs, the other exits 2 "in use"', async () => {
+    const work = scratch();
+    const db = path.join(work, 'l.db');
+    const args = ['run', path.join(FIXTURES, 'photos'), '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'];
+    const results = await Promise.all([cli(args), cli(args)]);
+    expect(results.map((r) => r.code).sort()).toEqual([0, 2]);
+    expectUsageError(results.find((r) => r.code === 2)!, /is in use by imgpipe process/);
+  });
+});
+
+describe('an --out that cannot be written', () => {
+  it('unwritable: the jobs that write fail E_WRITE, the others are done, and the run says so', async () => {
+    const work = scratch();
+    // A path through a regular file: unwritable for root too (ENOTDIR), unlike a chmod.
+    writeFileSync(path.join(work, 'file'), 'not a folder');
+    const out = path.join(work, 'file', 'out');
+    const db = path.join(work, 'l.db');
+    const result = await cli(['run', path.join(FIXTURES, 'colours'), '--tasks', 'preprocess,meta', '--db', db, '--out', out]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/Failed in this run: E_WRITE 2\./);
+    expect(result.stdout).toMatch(/2 jobs could not write their artefacts under --out .*file\/out \(disk full or not writable\?\), e\.g\. "red(-blue)?\.png": cannot write .*ENOTDIR/);
+    const rows = query<{ task: string; state: string; error_code: string | null }>(db, 'SELECT task, state, error_code FROM jobs ORDER BY task');
+    expect(rows).toEqual([
+      { task: 'meta', state: 'done', error_code: null },
+      { task: 'meta', state: 'done', error_code: null },
+      { task: 'preprocess', state: 'failed', error_code: 'E_WRITE' },
+      { task: 'preprocess', state: 'failed', error_code: 'E_WRITE' },
+    ]);
+  });
+
+  it.skipIf(!CAN_MOUNT)('a disk that fills up: the rest fail E_WRITE (ENOSPC), nothing half-written under a final name (needs root and mount; the ENOSPC unit test covers the rest)', async () => {
+    const work = scratch();
+    const input = path.join(work, 'in');
+    mkdirSync(input);
+    // Noise does not compress: each PNG artefact is about 100 KB, so a 512 KB disk takes a few.
+    for (let i = 0; i < 12; i += 1) {
+      const random = prng(i + 1);
+      const pixels = Buffer.from(Array.from({ length: 200 * 160 * 3 }, () => Math.floor(random() * 256)));
+      await sharp(pixels, { raw: { width: 200, height: 160, channels: 3 } }).png().toFile(path.join(input, `noise-${i}.png`));
+    }
+    const disk = path.join(work, 'disk');
+    const unmount = tmpfs(disk, 'size=512k')!;
+    try {
+      const db = path.join(work, 'l.db');
+      const result = await cli(['run', input, '--tasks', 'preprocess', '--preprocess-format', 'png', '--db', db, '--out', disk, '--json']);
+      expect(result.code).toBe(1);
+      const rows = query<{ state: string; error_code: string | null; error_message: string | null; result: string | null }>(db, 'SELECT state, error_code, error_message, result FROM jobs');
+      const done = rows.filter((r) => r.state === 'done');
+      const failed = rows.filter((r) => r.state === 'failed');
+      expect(done.length).toBeGreaterThan(0);
+      expect(failed.length).toBeGreaterThan(0);
+      expect(done.length + failed.length).toBe(12);
+      for (const row of failed) expect([row.error_code, row.error_message]).toEqual(['E_WRITE', expect.stringMatching(/ENOSPC: no space left on device/)]);
+      expect(summaryOf(result.stdout).failures).toEqual({ E_WRITE: failed.length });
+      // Exactly the done jobs' artefacts are there, each whole; no temporary file is left.
+      const outputs = done.map((r) => JSON.parse(r.result!) as { output: string; after: { bytes: number } });
+      expect(filesUnder(disk)).toEqual(outputs.map((o) => o.output).sort());
+      for (const output of outputs) {
+        expect(statSync(path.join(disk, output.output)).size).toBe(output.after.bytes);
+        await sharp(path.join(disk, output.output)).raw().toBuffer();
+      }
+    } finally {
+      unmount();
+    }
+  });
+});
+
+describe('a ledger whose disk fills up', () => {
+  it.skipIf(!CAN_MOUNT)('mid-run: exit 2 with one line, the ledger consistent; with room again the next run finishes, each job done once (needs root and mount)', async () => {
+    const work = scratch();
+    const input = path.join(work, 'in');
+    await makeImages(input, 120);
+    const disk = path.join(work, 'disk');
+    // Room to create the ledger, not to record 120 images and their results.
+    const unmount = tmpfs(disk, 'size=160k')!;
+    try {
+      const db = path.join(disk, 'l.db');
+      const args = ['run', input, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'];
+      expectUsageError(await cli(args), /the ledger's disk is full \(database or disk is full\); free space and run again/);
+      execFileSync('mount', ['-o', 'remount,size=8m', disk]);
+      const resumed = await cli(args);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(query(db, 'SELECT state, attempts, count(*) AS n FROM jobs GROUP BY 1, 2')).toEqual([{ state: 'done', attempts: 1, n: 120 }]);
+      const connection = new Database(db, { readonly: true });
+      expect(connection.pragma('integrity_check', { simple: true })).toBe('ok');
+      connection.close();
+    } finally {
+      unmount();
+    }
+  });
+});
+
+describe('paths', () => {
+  it('keys from a manifest never lead outside --out', async () => {
+    const work = scratch();
+    const box = path.join(work, 'box');
+    const out = path.join(box, 'out');
+    mkdirSync(box);
+    const red = path.join(FIXTURES, 'colours', 'red.png');
+    const ids = ['../../escape', '/etc/absolute', '..', 'a/../../../up', 'C:\\windows\\drive', '..\\..\\back'];
+    const manifest = path.join(work, 'list.jsonl');
+    writeFileSync(manifest, ids.map((id) => JSON.stringify({ path: red, id })).join('\n'));
+    const db = path.join(scratch(), 'l.db');
+    const result = await cli(['run', manifest, '--tasks', 'preprocess', '--db', db, '--out', out, '--quiet']);
+    expect(result.code, result.stderr).toBe(0);
+    const outputs = query<{ result: string }>(db, 'SELECT result FROM jobs').map((r) => JSON.parse(r.result).output as string);
+    expect(outputs.sort()).toEqual(['preprocess/_.jpg', 'preprocess/a/up.jpg', 'preprocess/back.jpg', 'preprocess/C_/windows/drive.jpg', 'preprocess/escape.jpg', 'preprocess/etc/absolute.jpg'].sort());
+    expect(filesUnder(out)).toEqual(outputs.sort());
+    // Nothing beside --out, nor beside its parent.
+    expect(readdirSync(box)).toEqual(['out']);
+    expect(readdirSync(work).sort()).toEqual(['box', 'list.jsonl']);
+  });
+
+  it('symlinks named in a manifest are refused unless --follow-symlinks', async () => {
+    const work = scratch();
+    const link = path.join(work, 'link.png');
+    execFileSync('ln', ['-s', path.join(FIXTURES, 'colours', 'red.png'), link]);
+    const manifest = path.join(work, 'list.txt');
+    writeFileSync(manifest, 'link.png\n');
+    const run = async (extra: string[]) => {
+      const db = path.join(work, `${extra.length}.db`);
+      await cli(['run', manifest, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet', ...extra]);
+      return query<{ state: string; error_code: string | null }>(db, 'SELECT state, error_code FROM jobs');
+    };
+    expect(await run([])).toEqual([{ state: 'failed', error_code: 'E_READ' }]);
+    expect(await run(['--follow-symlinks'])).toEqual([{ state: 'done', error_code: null }]);
+  });
+});
+
+describe('ledgers that cannot be used', () => {
+  const photos = path.join(FIXTURES, 'colours');
+
+  async function goodLedger(dir: string): Promise<string> {
+    mkdirSync(dir, { recursive: true });
+    const db = path.join(dir, 'l.db');
+    const result = await cli(['run', photos, '--tasks', 'meta', '--db', db, '--out', path.join(dir, 'out'), '--quiet']);
+    expect(result.code, result.stderr).toBe(0);
+    return db;
+  }
+
+  /** Every command that opens a ledger, on `db`. */
+  function commands(db: string, work: string): string[][] {
+    return [
+      ['run', photos, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out2')],
+      ['status', '--db', db],
+      ['export', '--db', db],
+      ['duplicates', '--db', db],
+      ['merge', path.join(work, `merged-${Math.random().toString(36).slice(2)}.db`), db],
+    ];
+  }
+
+  it('a corrupted ledger: exit 2 naming the damage, from every command, and the file left as it was', async () => {
+    const work = scratch();
+    const db = await goodLedger(work);
+    const bytes = readFileSync(db);
+    // Keep the header and schema page; scribble over everything after them.
+    const random = prng(3);
+    for (let i = 4096; i < bytes.length; i += 1) bytes[i] = Math.floor(random() * 256);
+    writeFileSync(db, bytes);
+    for (const args of commands(db, work)) expectUsageError(await cli(args), /corrupted \(database disk image is malformed\)/);
+    expect(readFileSync(db).equals(bytes)).toBe(true);
+  });
+
+  it('damage found only mid-run (a page the run reads later) is also exit 2, not a crash', async () => {
+    const work = scratch();
+    const db = await goodLedger(work);
+    const pages = query<{ name: string; rootpage: number }>(db, "SELECT name, rootpage FROM sqlite_master WHERE name = 'images'");
+    const bytes = readFileSync(db);
+    const page = (pages[0]!.rootpage - 1) * 4096;
+    // Past the page header: the cells of the images table, which opening the ledger does not read.
+    bytes.fill(0xa5, page + 8, page + 4096);
+    writeFileSync(db, bytes);
+    expectUsageError(await cli(commands(db, work)[0]!), /the ledger \(--db\) is corrupted/);
+  });
+
+  it('a ledger from a newer imgpipe: exit 2 from every command, untouched', async () => {
+    const work = scratch();
+    const db = await goodLedger(work);
+    const connection = new Database(db);
+    connection.pragma('user_version = 99');
+    connection.close();
+    const bytes = readFileSync(db);
+    for (const args of commands(db, work)) expectUsageError(await cli(args), /schema version 99, newer than this imgpipe understands \(\d+\); upgrade imgpipe/);
+    expect(readFileSync(db).equals(bytes)).toBe(true);
+  });
+
+  it.skipIf(ROOT_USER && !CAN_MOUNT)('a read-only ledger (file and folder): run, merge and status exit 2 saying so (as root: on a read-only mount, since root writes through chmod)', async () => {
+    const work = scratch();
+    let db = await goodLedger(path.join(work, 'rw'));
+    let restore = () => {};
+    if (ROOT_USER) {
+      const mount = path.join(work, 'ro');
+      const unmount = tmpfs(mount, 'size=1m')!;
+      copyFileSync(db, path.join(mount, 'l.db'));
+      execFileSync('mount', ['-o', 'remount,ro', mount]);
+      db = path.join(mount, 'l.db');
+      restore = unmount;
+    } else {
+      chmodSync(db, 0o444);
+      chmodSync(path.dirname(db), 0o555);
+      restore = () => chmodSync(path.dirname(db), 0o755);
+    }
+    try {
+      expectUsageError(await cli(['run', photos, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out2')]), /read-only/);
+      expectUsageError(await cli(['merge', db, path.join(work, 'rw', 'l.db')]), /read-only/);
+      expectUsageError(await cli(['status', '--db', db]), /read-only/);
+    } finally {
+      restore();
+    }
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * Artefact writing under --out: a key can never lead outside it, and a write that fails midway
+ * (disk full) leaves nothing under the final name, nor a temporary file, and fails with E_WRITE.
+ */
+import { mkdtempSync, readdirSync, existsSync, writeFileSync as realWriteFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+
+/** When set, writeFile writes half of the data, then fails as a full disk does. */
+let diskFull = false;
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs/promises')>();
+  return {
+    ...actual,
+    writeFile: async (file: string, data: Buffer | string) => {
+      if (!diskFull) return actual.writeFile(file, data);
+      realWriteFileSync(file, data.slice(0, Math.floor(data.length / 2)));
+      throw Object.assign(new Error(`ENOSPC: no space left on device, write`), { code: 'ENOSPC' });
+    },
+  };
+});
+
+const { createArtifactWriter, safeRelativePath, writeAtomically } = await import('../../src/runtime/artifacts.js');
+
+function files(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+    .sort();
+}
+
+describe('artefacts', () => {
+  it('maps hostile keys to paths inside --out', async () => {
+    expect(safeRelativePath('../../x.jpg')).toBe('x.jpg');
+    expect(safeRelativePath('/etc/passwd')).toBe('etc/passwd');
+    expect(safeRelativePath('a/../../../b.png')).toBe('a/b.png');
+    expect(safeRelativePath('C:\\Users\\me\\a.jpg')).toBe('C_/Users/me/a.jpg');
+    expect(safeRelativePath('..')).toBe('_');
+    expect(safeRelativePath('nul\0byte.jpg')).toBe('nul_byte.jpg');
+    const root = mkdtempSync(path.join(tmpdir(), 'imgpipe-artefacts-'));
+    const out = path.join(root, 'out');
+    for (const key of ['../../escape.jpg', '/abs/olute.jpg', '..', 'a/../../b.jpg', '..\\..\\win.jpg']) {
+      const written = await createArtifactWriter(out, 'preprocess', key).write('x', '.txt');
+      expect(path.resolve(out, written).startsWith(out + path.sep), key).toBe(true);
+    }
+    // Nothing landed beside --out.
+    expect(readdirSync(root)).toEqual(['out']);
+  });
+
+  it('a full disk midway: E_WRITE naming ENOSPC, no file under the final name, no temporary file left', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'imgpipe-enospc-'));
+    const final = path.join(dir, 'sub', 'image.jpg');
+    diskFull = true;
+    try {
+      await expect(writeAtomically(final, Buffer.alloc(64 * 1024, 7))).rejects.toMatchObject({ code: 'E_WRITE', message: expect.stringMatching(/^cannot write .*image\.jpg: ENOSPC: no space left on device/) });
+    } finally {
+      diskFull = false;
+    }
+    expect(existsSync(final)).toBe(false);
+    expect(files(dir)).toEqual([]);
+    // The same write with room to spare succeeds, whole.
+    await writeAtomically(final, Buffer.alloc(64 * 1024, 7));
+    expect(files(dir)).toEqual(['sub/image.jpg']);
+  });
+});
