@@ -13,8 +13,9 @@ import anonymize from './anonymize/meta.js';
 import ocr from './ocr/meta.js';
 import objects from './objects/meta.js';
 import embed from './embed/meta.js';
+import labels from './labels/meta.js';
 
-export const TASKS: readonly TaskMeta[] = [preprocess, meta, nsfw, faces, anonymize, ocr, objects, embed];
+export const TASKS: readonly TaskMeta[] = [preprocess, meta, nsfw, faces, anonymize, ocr, objects, embed, labels];
 
 export function findTask(name: TaskName): TaskMeta | undefined {
   return TASKS.find((task) => task.name === name);
