@@ -104,7 +104,10 @@ export function duplicatesCommand(): Command {
             contents.push(stored.sha256 ? bySha.get(stored.sha256)?.keys ?? [stored.key] : [stored.key]);
           }
           if (contents.length === 0) missing.push('no embeddings in this ledger: run the embed task to find similar images by embedding');
-          const found = similarGroups(data.subarray(0, contents.length * dims), dims, similarity).groups;
+          const { groups: found, stats } = similarGroups(data.subarray(0, contents.length * dims), dims, similarity);
+          if (stats.recall < 0.95) {
+            process.stderr.write(`imgpipe: warning: these embeddings are so alike that a pair at cosine ${similarity} is found with probability ${stats.recall.toFixed(2)} only; a higher --similarity is found more surely\n`);
+          }
           for (const group of found) groups.push({ kind: 'similar', keys: group.members.flatMap((i) => contents[i]!).sort(), similarity: group.minSimilarity });
         }
       } finally {

@@ -5,9 +5,9 @@
  * common direction that would otherwise put everything in the same buckets), gets sign bits of
  * fast pseudo-random projections (random signs, then a Walsh-Hadamard transform: 2048
  * projections for the price of 11 passes over the vector);
- * the bits are cut into bands of about log2(n) bits, so unrelated vectors meet in a band about
- * once per image, and there are as many bands as it takes for a pair at the threshold to share
- * at least one with probability `recall`. Candidates whose sketches differ too much to be at
+ * the bits are cut into bands (of a width that balances sketch bits against unrelated
+ * candidates, about log2(n) - 3), and there are as many bands as it takes for a pair at the
+ * threshold to share at least one with probability `recall`. Candidates whose sketches differ too much to be at
  * the threshold are dropped before the exact check. Work grows about as n log n.
  */
 
@@ -27,6 +27,8 @@ export interface SimilarOptions {
 export interface SimilarStats {
   bands: number;
   bitsPerBand: number;
+  /** The chance that a pair exactly at the threshold is found: below `recall` when the band count hit its cap. */
+  recall: number;
   candidates: number;
   checked: number;
 }
@@ -45,9 +47,17 @@ function lcg(seed: number): () => number {
   };
 }
 
-/** In-place unnormalised Walsh-Hadamard transform (length a power of two). */
+/** In-place unnormalised Walsh-Hadamard transform (length a power of two, at least 4). */
 function hadamard(v: Float32Array): void {
-  for (let h = 1; h < v.length; h *= 2) {
+  // The first two stages at once: their inner loops (1 and 2 long) would cost as much as all the others.
+  for (let i = 0; i < v.length; i += 4) {
+    const [a, b, c, d] = [v[i]!, v[i + 1]!, v[i + 2]!, v[i + 3]!];
+    v[i] = a + b + c + d;
+    v[i + 1] = a - b + c - d;
+    v[i + 2] = a + b - c - d;
+    v[i + 3] = a - b - c + d;
+  }
+  for (let h = 4; h < v.length; h *= 2) {
     for (let i = 0; i < v.length; i += h * 2) {
       for (let j = i; j < i + h; j += 1) {
         const a = v[j]!;
@@ -65,19 +75,30 @@ function popcount32(x: number): number {
   return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
-/** The LSH parameters for n vectors and a threshold, given how spread the centred vectors are. */
-export function lshPlan(n: number, minSimilarity: number, centredNorm: number, recall: number): { bitsPerBand: number; bands: number; hammingLimit: number } {
+/**
+ * The LSH parameters for n vectors and a threshold, given how spread the centred vectors are:
+ * the band width with the least modelled work (long bands: many bands, so many sketch bits;
+ * short bands: many unrelated candidates), with the bands it takes to reach `recall`.
+ */
+export function lshPlan(n: number, minSimilarity: number, centredNorm: number, recall: number, rotationBits: number): { bitsPerBand: number; bands: number; hammingLimit: number; recall: number } {
   // Centring keeps distances: a pair at cosine s (distance^2 = 2(1 - s)) has centred cosine at least this.
   const centred = Math.max(-1, Math.min(1, 1 - (1 - minSimilarity) / Math.max(centredNorm ** 2, 1e-6)));
   const p = 1 - Math.acos(centred) / Math.PI;
-  const bitsPerBand = Math.max(8, Math.min(24, Math.ceil(Math.log2(Math.max(n, 2)))));
-  const hit = p ** bitsPerBand;
-  const bands = Math.max(1, Math.min(MAX_BANDS, Math.ceil(Math.log(1 - recall) / Math.log(1 - hit))));
+  const bandsFor = (width: number): number => Math.max(1, Math.min(MAX_BANDS, Math.ceil(Math.log(1 - recall) / Math.log(1 - p ** width))));
+  // Costs in about microseconds on one core: a rotation of one vector, a band over one vector (extract,
+  // sort, walk), an unrelated candidate (screened on its sketch; unrelated centred vectors agree on half the bits).
+  const cost = (width: number): number => {
+    const bands = bandsFor(width);
+    return n * Math.ceil((bands * width) / rotationBits) * 40 + bands * n * 0.3 + bands * ((n * n) / 2) * 2 ** -width * 0.05;
+  };
+  let bitsPerBand = 8;
+  for (let width = 9; width <= 24; width += 1) if (cost(width) < cost(bitsPerBand)) bitsPerBand = width;
+  const bands = bandsFor(bitsPerBand);
   const bits = bands * bitsPerBand;
   // A pair at the threshold differs on a fraction 1 - p of the filter's bits: allow 6 standard deviations more.
   const filterBits = Math.min(bits, FILTER_BITS);
   const hammingLimit = Math.ceil(filterBits * (1 - p) + 6 * Math.sqrt(filterBits * p * (1 - p)));
-  return { bitsPerBand, bands, hammingLimit };
+  return { bitsPerBand, bands, hammingLimit, recall: 1 - (1 - p ** bitsPerBand) ** bands };
 }
 
 /**
@@ -100,12 +121,12 @@ export function similarGroups(data: Float32Array, dims: number, minSimilarity: n
   }
   // A low percentile, so that the plan holds for nearly every vector, not just the typical one.
   const centredNorm = n > 0 ? [...norms].sort((a, b) => a - b)[Math.floor(n * PERCENTILE)]! : 1;
-  const plan = lshPlan(n, minSimilarity, centredNorm, recall);
+  let size = 4;
+  while (size < dims) size *= 2;
+  const plan = lshPlan(n, minSimilarity, centredNorm, recall, size);
   const bits = plan.bands * plan.bitsPerBand;
 
   // Sketches: `bits` sign bits per vector, from as many rotations of the padded space as needed.
-  let size = 1;
-  while (size < dims) size *= 2;
   const rotations = Math.ceil(bits / size);
   const signs = Array.from({ length: rotations }, () => Float32Array.from({ length: size }, () => (random() < 0.5 ? -1 : 1)));
   const words = Math.ceil(bits / 32);
@@ -152,7 +173,7 @@ export function similarGroups(data: Float32Array, dims: number, minSimilarity: n
     return i;
   };
   const joined = new Map<number, number>();
-  const stats: SimilarStats = { bands: plan.bands, bitsPerBand: plan.bitsPerBand, candidates: 0, checked: 0 };
+  const stats: SimilarStats = { bands: plan.bands, bitsPerBand: plan.bitsPerBand, recall: plan.recall, candidates: 0, checked: 0 };
   // Per band: sort (value, index) packed in one float64 (value < 2^24, index < 2^28) and walk runs of equal values.
   const order = new Float64Array(n);
   for (let band = 0; band < plan.bands; band += 1) {
