@@ -12,6 +12,7 @@ import { mergeCommand } from './commands/merge.js';
 import { tasksCommand } from './commands/tasks.js';
 import { modelsCommand } from './commands/models.js';
 import { duplicatesCommand } from './commands/duplicates.js';
+import { modelCardArguments, registerModelCards } from './tasks/custom/load.js';
 
 export function buildProgram(): Command {
   const program = new Command('imgpipe')
@@ -48,9 +49,11 @@ export async function main(argv: string[]): Promise<void> {
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw error;
   });
-  const program = buildProgram();
   try {
-    await program.parseAsync(argv);
+    // Model cards define tasks and their flags: registered before the command line is parsed.
+    const cards = modelCardArguments(argv.slice(2));
+    if (cards.length > 0) await registerModelCards(cards);
+    await buildProgram().parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
       const quiet = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help';

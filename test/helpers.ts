@@ -97,3 +97,9 @@ export function resultsOf(db: string): Map<string, { state: string; result: stri
   );
   return new Map(rows.map((row) => [`${row.key}|${row.task}`, { state: row.state, result: row.result, errorCode: row.error_code }]));
 }
+
+/** The parsed results of a task's done jobs, by image key. */
+export function taskResults(db: string, task: string): Map<string, any> {
+  const rows = query<{ key: string; result: string }>(db, `SELECT i.key, j.result FROM jobs j JOIN images i ON i.id = j.image_id WHERE j.task = ? AND j.state = 'done'`, task);
+  return new Map(rows.map((row) => [row.key, JSON.parse(row.result)]));
+}

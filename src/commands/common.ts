@@ -8,6 +8,16 @@ export function dbOption(): Option {
   return new Option('--db <file>', 'the ledger (SQLite)').default(DEFAULT_DB);
 }
 
+/**
+ * `--model-card <file>`, repeatable. The cards are read before parsing (src/cli.ts), since they
+ * add tasks and flags; the option is declared so that commander accepts it and shows it in help.
+ */
+export function modelCardOption(): Option {
+  return new Option('--model-card <file>', 'add a task from a model card (JSON describing an ONNX model); repeatable').argParser(
+    (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+  );
+}
+
 export function imgpipeVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;

@@ -1,6 +1,24 @@
 /** `imgpipe models`: the model catalogue, what is installed, and hash verification. */
 import { Command } from 'commander';
-import { examples, formatTable } from './common.js';
+import { examples, formatTable, modelCardOption } from './common.js';
+import { loadedCards } from '../tasks/custom/load.js';
+import type { ModelCard } from '../tasks/custom/card.js';
+
+/** A model card's model, listed like a catalogued one. */
+function cardRow(card: ModelCard) {
+  const { width, height, layout, colour, resize } = card.input;
+  return {
+    id: card.id,
+    tasks: [card.id],
+    package: card.model,
+    format: 'onnx' as const,
+    bytes: card.modelBytes,
+    licence: card.licence,
+    input: `${width}x${height} ${layout} ${colour}, ${resize}`,
+    installed: true,
+    problems: [] as string[],
+  };
+}
 
 function megabytes(bytes: number): string {
   return `${(bytes / 1_000_000).toFixed(1)} MB`;
@@ -10,7 +28,8 @@ export function modelsCommand(): Command {
   const command = new Command('models')
     .summary('list the models, their tasks, sizes, licences, and whether they are installed')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', examples(['imgpipe models', 'imgpipe models verify', 'imgpipe models --json']))
+    .addOption(modelCardOption())
+    .addHelpText('after', examples(['imgpipe models', 'imgpipe models verify', 'imgpipe models --json', 'imgpipe models --model-card my-model.json']))
     .action(async (flags: { json?: boolean }) => {
       const { modelCatalog, modelStatus } = await import('../runtime/models.js');
       const rows = modelCatalog().map((model) => {
@@ -25,8 +44,10 @@ export function modelsCommand(): Command {
           input: model.input,
           installed: status.installed && status.problems.length === 0,
           problems: status.installed ? status.problems : [status.reason],
+          ...(model.optional ? { optional: model.optional } : {}),
         };
       });
+      rows.push(...loadedCards().map(cardRow));
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
         return;
@@ -34,7 +55,7 @@ export function modelsCommand(): Command {
       process.stdout.write(
         `${formatTable(
           ['model', 'tasks', 'package', 'format', 'size', 'licence', 'installed'],
-          rows.map((r) => [r.id, r.tasks.join(','), r.package, r.format, megabytes(r.bytes), r.licence, r.installed ? 'yes' : `no: ${r.problems.join('; ')}`]),
+          rows.map((r) => [r.id, r.tasks.join(','), r.package, r.format, megabytes(r.bytes), r.licence, r.installed ? 'yes' : `no: ${r.problems.join('; ')}${'optional' in r ? ' (optional)' : ''}`]),
         )}\n`,
       );
     });
@@ -42,14 +63,24 @@ export function modelsCommand(): Command {
     .command('verify')
     .summary("check every model file's sha256 against the catalogue")
     .option('--json', 'machine-readable output')
-    .addHelpText('after', examples(['imgpipe models verify', '', 'Exit codes: 0 all verified, 1 a model is missing or altered.']))
+    .addOption(modelCardOption())
+    .addHelpText('after', examples(['imgpipe models verify', 'imgpipe models verify --model-card my-model.json', '', 'Exit codes: 0 all verified, 1 a model is missing or altered.']))
     .action(async (flags: { json?: boolean }) => {
-      const { modelCatalog, verifyModel, installHint } = await import('../runtime/models.js');
+      const { modelCatalog, modelStatus, verifyModel, installHint } = await import('../runtime/models.js');
       const results = [];
-      for (const model of modelCatalog()) results.push({ id: model.id, ...(await verifyModel(model)), fix: installHint(model) });
+      for (const model of modelCatalog()) {
+        const status = modelStatus(model);
+        // An optional model that is not installed is not a fault: say so, and how to get it.
+        if (!status.installed && model.optional) results.push({ id: model.id, ok: true, skipped: true, problems: [`not installed; optional: ${model.optional}`], fix: installHint(model) });
+        else results.push({ id: model.id, ...(await verifyModel(model)), fix: installHint(model) });
+      }
+      // A card's model was checked against the card's sha256 (when it has one) at start-up.
+      for (const card of loadedCards()) {
+        results.push({ id: card.id, ok: true, problems: card.sha256 ? [] : ['the card gives no sha256: nothing to verify against'], fix: `add "sha256" to ${card.file}` });
+      }
       if (flags.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
       else {
-        for (const r of results) process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'} ${r.id}${r.ok ? '' : `: ${r.problems.join('; ')} (fix: ${r.fix})`}\n`);
+        for (const r of results) process.stdout.write(`${'skipped' in r ? 'skip' : r.ok ? 'ok  ' : 'FAIL'} ${r.id}${r.ok ? (r.problems.length > 0 ? ` (${r.problems.join('; ')})` : '') : `: ${r.problems.join('; ')} (fix: ${r.fix})`}\n`);
       }
       process.exitCode = results.every((r) => r.ok) ? 0 : 1;
     });

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { UsageError } from '../errors.js';
 import type { OptionValue, TaskMeta, TaskOptions } from '../tasks/contract.js';
-import { checkModels, resolveTasks, TASKS } from '../tasks/registry.js';
+import { allTasks, checkModels, resolveTasks } from '../tasks/registry.js';
 import { invalid, parseBoolean, parseInteger, parseKeyValues, parseNumber, parseOption } from '../validate.js';
 import { parseShard, shardFromEnvironment } from '../pipeline/shard.js';
 import type { TaskRun } from '../pipeline/plan.js';
@@ -70,7 +70,7 @@ function readConfig(file: string): Record<string, unknown> {
 
 function taskOptionKeys(): Map<string, [TaskMeta, string]> {
   const keys = new Map<string, [TaskMeta, string]>();
-  for (const task of TASKS) for (const option of Object.keys(task.options)) keys.set(camelCase(`${task.name}-${option}`), [task, option]);
+  for (const task of allTasks()) for (const option of Object.keys(task.options)) keys.set(camelCase(`${task.name}-${option}`), [task, option]);
   return keys;
 }
 
@@ -100,6 +100,7 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
   const optionKeys = taskOptionKeys();
   const config = typeof flags.config === 'string' ? readConfig(flags.config) : {};
   for (const key of Object.keys(config)) {
+    if (key === 'modelCard') throw new UsageError('--config: modelCard cannot be set in a config file (cards add flags, which are read first): give --model-card on the command line');
     if (!(RUN_KEYS as readonly string[]).includes(key) && !optionKeys.has(key) || key === 'config') {
       throw new UsageError(`--config: unknown key '${key}' (keys are run's long flags, like "tasks", "maxAttempts" or "preprocessMaxSize")`);
     }
@@ -118,7 +119,7 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
     const task = metas.find((t) => t.name === name);
     if (!task) throw new UsageError(`--fail-on: task '${name}' is not part of this run (tasks: ${[...names].join(', ')})`);
     if (!task.flags) {
-      const flagging = TASKS.filter((t) => t.flags).map((t) => t.name);
+      const flagging = allTasks().filter((t) => t.flags).map((t) => t.name);
       throw new UsageError(`--fail-on: task '${name}' does not flag images (tasks that do: ${flagging.join(', ')})`);
     }
   }

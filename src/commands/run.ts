@@ -4,10 +4,10 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ExitCode } from '../errors.js';
-import { TASKS } from '../tasks/registry.js';
+import { allTasks } from '../tasks/registry.js';
 import { classifyInputs, scanInputs, type ScanProblem } from '../pipeline/sources.js';
 import { formatShard, SHARD_INDEX_VARIABLES } from '../pipeline/shard.js';
-import { DEFAULT_DB, examples, imgpipeVersion } from './common.js';
+import { DEFAULT_DB, examples, imgpipeVersion, modelCardOption } from './common.js';
 import { DEFAULT_OUT, DEFAULT_TASKS, resolveRunSettings, taskOptionFlag, type RunSettings } from './run-settings.js';
 import { printRunSummary, runCounts, type RunReport } from './run-summary.js';
 
@@ -42,8 +42,9 @@ export function runCommand(): Command {
     .option('--fail-on <tasks>', 'exit 3 when one of these tasks flags an image (nsfw): a gate for CI')
     .option('--json', 'JSON-lines events on stdout instead of progress and summary')
     .option('-q, --quiet', 'no progress and no summary; the exit code tells')
-    .option('--config <file>', 'JSON file with any of these options (camelCase keys); flags win');
-  for (const task of TASKS) {
+    .option('--config <file>', 'JSON file with any of these options (camelCase keys); flags win')
+    .addOption(modelCardOption());
+  for (const task of allTasks()) {
     for (const [name, spec] of Object.entries(task.options)) {
       const choices = spec.type === 'enum' ? ` (${spec.values.join('|')})` : '';
       const option = new Option(`${taskOptionFlag(task, name)} <value>`, `${task.name}: ${spec.description}${choices} (default: ${String(spec.default)})`);
@@ -60,6 +61,7 @@ export function runCommand(): Command {
       'find /data -name "*.jpg" | imgpipe run - --tasks meta',
       'imgpipe run ./photos --tasks meta --retry-failed',
       'imgpipe run ./uploads --tasks nsfw --fail-on nsfw --nsfw-threshold 0.7',
+      'imgpipe run ./photos --model-card my-classifier.json --tasks meta,my-classifier',
       '',
       'Exit codes: 0 every job done, 1 some failed, 2 usage error, 3 an image flagged (--fail-on),',
       '130 interrupted.',

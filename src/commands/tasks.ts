@@ -1,16 +1,17 @@
 /** `imgpipe tasks`: every task with its version, prerequisites, concurrency and options. */
 import { Command } from 'commander';
-import { TASKS } from '../tasks/registry.js';
+import { allTasks } from '../tasks/registry.js';
 import { taskOptionFlag } from './run-settings.js';
-import { examples } from './common.js';
+import { examples, modelCardOption } from './common.js';
 
 export function tasksCommand(): Command {
   return new Command('tasks')
     .summary('list the tasks, their versions, prerequisites and options')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', examples(['imgpipe tasks', 'imgpipe tasks --json | jq ".[].name"']))
+    .addOption(modelCardOption())
+    .addHelpText('after', examples(['imgpipe tasks', 'imgpipe tasks --json | jq ".[].name"', 'imgpipe tasks --model-card my-detector.json']))
     .action((flags: { json?: boolean }) => {
-      const tasks = TASKS.map((task) => ({
+      const tasks = allTasks().map((task) => ({
         name: task.name,
         version: task.version,
         description: task.description,

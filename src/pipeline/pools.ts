@@ -18,6 +18,7 @@ export class TaskPool {
   constructor(
     readonly size: number,
     private readonly threadsPerJob: number,
+    private readonly config?: unknown,
   ) {}
 
   /** Threads start on the first job, so a run with nothing to do starts none. */
@@ -29,7 +30,7 @@ export class TaskPool {
       maxThreads: this.size,
       idleTimeout: 30_000,
       concurrentTasksPerWorker: 1,
-      workerData: { threads: this.threadsPerJob } satisfies WorkerData,
+      workerData: { threads: this.threadsPerJob, config: this.config } satisfies WorkerData,
     });
     return this.pool;
   }

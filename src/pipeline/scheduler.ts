@@ -334,7 +334,7 @@ export class Scheduler {
   private poolFor(task: TaskRun): TaskPool {
     let pool = this.pools.get(task.meta.name);
     if (!pool) {
-      pool = new TaskPool(task.concurrency, task.threadsPerJob);
+      pool = new TaskPool(task.concurrency, task.threadsPerJob, task.meta.workerConfig);
       this.pools.set(task.meta.name, pool);
     }
     return pool;

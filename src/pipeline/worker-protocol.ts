@@ -26,4 +26,6 @@ export type WorkerReply =
 export interface WorkerData {
   /** Native threads each job may use. */
   threads: number;
+  /** The task's `workerConfig`, for its handler. */
+  config?: unknown;
 }

@@ -20,8 +20,9 @@ const handlers = new Map<string, Promise<Handler>>();
 function handlerFor(request: WorkerRequest): Promise<Handler> {
   let handler = handlers.get(request.module);
   if (!handler) {
-    const threads = (workerData as WorkerData | undefined)?.threads ?? 1;
-    handler = import(request.module).then((module: TaskWorkerModule) => module.createHandler({ task: request.task, threads }));
+    const data = workerData as WorkerData | undefined;
+    const context = { task: request.task, threads: data?.threads ?? 1, config: data?.config };
+    handler = import(request.module).then((module: TaskWorkerModule) => module.createHandler(context));
     handlers.set(request.module, handler);
   }
   return handler;

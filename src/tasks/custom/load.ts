@@ -1,0 +1,44 @@
+/**
+ * Model cards given with `--model-card`: read, checked against their models, and registered as
+ * tasks before the command line is parsed (so that their options are flags like any task's).
+ */
+import { UsageError } from '../../errors.js';
+import { addTasks, allTasks } from '../registry.js';
+import { readModelCard, type ModelCard } from './card.js';
+import { checkCardAgainstModel } from './check.js';
+import { cardTask } from './meta.js';
+
+const loaded: ModelCard[] = [];
+
+/** The cards registered in this process, for `imgpipe models`. */
+export function loadedCards(): readonly ModelCard[] {
+  return loaded;
+}
+
+export async function registerModelCards(files: readonly string[]): Promise<void> {
+  for (const file of files) {
+    const card = readModelCard(file, new Set(allTasks().map((task) => task.name)));
+    await checkCardAgainstModel(card);
+    addTasks([cardTask(card)]);
+    loaded.push(card);
+  }
+}
+
+/**
+ * The `--model-card` values in an argument list, read before commander parses it: they define
+ * flags (`--<id>-<option>`) that commander must know about.
+ */
+export function modelCardArguments(argv: readonly string[]): string[] {
+  const files: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') break;
+    if (arg === '--model-card') {
+      const value = argv[i + 1];
+      if (value === undefined || value.startsWith('-')) throw new UsageError('--model-card: expected a card file (JSON)');
+      files.push(value);
+      i++;
+    } else if (arg.startsWith('--model-card=')) files.push(arg.slice('--model-card='.length));
+  }
+  return files;
+}

@@ -1,0 +1,51 @@
+/** A model card as a task: its options, its fingerprint, and the shared worker module. */
+import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import type { OptionSpec, TaskMeta } from '../contract.js';
+import type { ModelCard } from './card.js';
+
+function optionsOf(card: ModelCard): Record<string, OptionSpec> {
+  const output = card.output;
+  switch (output.kind) {
+    case 'classifier':
+      return {
+        top: { type: 'integer', default: output.top, min: 1, max: 1000, description: 'how many of the best classes to report' },
+        'min-score': { type: 'number', default: output.minScore, min: 0, max: 1, description: 'lowest score of a reported class' },
+      };
+    case 'detector':
+      return {
+        'min-score': { type: 'number', default: output.minScore, min: 0, max: 1, description: 'lowest score of a reported detection' },
+        nms: { type: 'number', default: output.nms, min: 0, max: 1, description: 'overlap (IoU) above which the weaker of two boxes of a class is dropped' },
+      };
+    case 'segmenter':
+      return {
+        output: { type: 'enum', values: ['mask', 'cutout', 'none'], default: output.artefact, description: 'file written per image under OUT/<task>/ (PNG)' },
+      };
+    case 'embedder':
+      return {};
+  }
+}
+
+/** What changes results besides options: the card's text and the model file's identity. */
+function fingerprintOf(card: ModelCard): string {
+  const model = statSync(card.model);
+  const identity = card.sha256 ?? `${model.size}:${model.mtimeMs}`;
+  return createHash('sha256').update(card.source).update('\0').update(identity).digest('hex');
+}
+
+export function cardTask(card: ModelCard): TaskMeta {
+  const fingerprint = fingerprintOf(card);
+  return {
+    name: card.id,
+    version: card.version,
+    description: card.description,
+    needs: [],
+    concurrency: 'threads',
+    threadsPerJob: 1,
+    timeoutSeconds: 120,
+    options: optionsOf(card),
+    worker: new URL('./worker.js', import.meta.url),
+    workerConfig: card,
+    fingerprint: () => fingerprint,
+  };
+}
