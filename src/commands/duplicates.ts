@@ -36,6 +36,7 @@ export function duplicatesCommand(): Command {
     .addOption(dbOption())
     .addOption(new Option('--by <what>', 'near duplicates by phash (meta task), embedding (embed task) or both').default('phash'))
     .addOption(new Option('--distance <bits>', 'phash: at most this many of the 64 hash bits differ (0-16)').default('6'))
+    .addOption(new Option('--embedding-task <task>', "embedding: the task whose stored vectors are compared (a model card's embedder works too)").default('embed'))
     .addOption(new Option('--similarity <cosine>', 'embedding: at least this cosine similarity (0.8-1; a re-cropped copy scores about 0.91, unrelated photos 0.2-0.6)').default('0.9'))
     .addOption(new Option('--format <format>', 'text, json or csv').default('text'))
     .addHelpText(
@@ -47,11 +48,12 @@ export function duplicatesCommand(): Command {
         'imgpipe run ./catalogue --tasks meta,embed && imgpipe duplicates --by both --similarity 0.93',
       ]),
     )
-    .action(async (flags: { db: string; by: string; distance: string; similarity: string; format: string }) => {
+    .action(async (flags: { db: string; by: string; distance: string; similarity: string; embeddingTask: string; format: string }) => {
       const by = parseChoice('--by', flags.by, ['phash', 'embedding', 'both'] as const);
       const distance = parseInteger('--distance', flags.distance, 0, 16);
       const similarity = parseNumber('--similarity', flags.similarity, 0.8, 1);
       const format = parseChoice('--format', flags.format, ['text', 'json', 'csv'] as const);
+      const embeddingTask = flags.embeddingTask;
       const { Ledger } = await import('../pipeline/ledger.js');
       const { nearDuplicateGroups } = await import('../pipeline/near-duplicates.js');
       const { similarGroups } = await import('../pipeline/similar-vectors.js');
@@ -86,12 +88,12 @@ export function duplicatesCommand(): Command {
         }
         if (by !== 'phash') {
           // Vectors go into one array (n x dims float32), one per content.
-          const count = (ledger.db.prepare("SELECT count(*) AS n FROM jobs WHERE task = 'embed' AND state = 'done' AND vector IS NOT NULL").get() as { n: number }).n;
+          const count = (ledger.db.prepare("SELECT count(*) AS n FROM jobs WHERE task = ? AND state = 'done' AND vector IS NOT NULL").get(embeddingTask) as { n: number }).n;
           const contents: string[][] = [];
           const seen = new Set<string>();
           let data = new Float32Array(0);
           let dims = 0;
-          for (const stored of iterateVectors(ledger.db, 'embed')) {
+          for (const stored of iterateVectors(ledger.db, embeddingTask)) {
             const content = stored.sha256 ?? stored.key;
             if (seen.has(content)) continue;
             seen.add(content);
@@ -103,7 +105,7 @@ export function duplicatesCommand(): Command {
             data.set(stored.vector, contents.length * dims);
             contents.push(stored.sha256 ? bySha.get(stored.sha256)?.keys ?? [stored.key] : [stored.key]);
           }
-          if (contents.length === 0) missing.push('no embeddings in this ledger: run the embed task to find similar images by embedding');
+          if (contents.length === 0) missing.push(`no vectors of task ${embeddingTask} in this ledger: run it to find similar images by embedding`);
           const { groups: found, stats } = similarGroups(data.subarray(0, contents.length * dims), dims, similarity);
           if (stats.recall < 0.95) {
             process.stderr.write(`imgpipe: warning: these embeddings are so alike that a pair at cosine ${similarity} is found with probability ${stats.recall.toFixed(2)} only; a higher --similarity is found more surely\n`);
