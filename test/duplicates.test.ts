@@ -4,6 +4,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { nearDuplicateGroups } from '../src/pipeline/near-duplicates.js';
+import { similarGroups } from '../src/pipeline/similar-vectors.js';
 import { cli, FIXTURES, scratch } from './helpers.js';
 
 function allPairs(images: { key: string; phash: string }[], distance: number): string[][] {
@@ -36,6 +37,56 @@ describe('near-duplicate search', () => {
       const found = nearDuplicateGroups(images, distance).map((g) => g.keys).sort((a, b) => a[0]!.localeCompare(b[0]!));
       expect(found, `distance ${distance}`).toEqual(allPairs(images, distance));
     }
+  });
+});
+
+describe('similar-embedding search', () => {
+  /** Embedding-like unit vectors: non-negative, around a shared direction (unrelated pairs score about 0.5). */
+  function embeddings(count: number, dims: number, seed: number): Float32Array {
+    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const gauss = () => Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
+    const common = Float32Array.from({ length: dims }, () => random());
+    const data = new Float32Array(count * dims);
+    for (let i = 0; i < count; i += 1) {
+      const row = data.subarray(i * dims, (i + 1) * dims);
+      // Every 10th vector is a noisy copy of the one before, at similarities from about 0.8 to 1.
+      if (i % 10 === 1) row.set(data.subarray((i - 1) * dims, i * dims).map((v) => v + (0.002 + (i % 7) * 0.004) * gauss()));
+      else row.set(row.map((_, k) => Math.max(0, common[k]! * 0.5 + gauss() * 0.6)));
+      const norm = Math.hypot(...row);
+      for (let k = 0; k < dims; k += 1) row[k]! /= norm;
+    }
+    return data;
+  }
+
+  function allPairs(data: Float32Array, dims: number, threshold: number): number[][] {
+    const n = data.length / dims;
+    const parent = Array.from({ length: n }, (_, i) => i);
+    const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)));
+    for (let a = 0; a < n; a += 1) {
+      for (let b = a + 1; b < n; b += 1) {
+        let dot = 0;
+        for (let k = 0; k < dims; k += 1) dot += data[a * dims + k]! * data[b * dims + k]!;
+        if (dot >= threshold) parent[find(b)] = find(a);
+      }
+    }
+    const groups = new Map<number, number[]>();
+    for (let i = 0; i < n; i += 1) groups.set(find(i), [...(groups.get(find(i)) ?? []), i]);
+    return [...groups.values()].filter((g) => g.length > 1).sort((a, b) => a[0]! - b[0]!);
+  }
+
+  it('finds exactly the groups an exact all-pairs cosine scan finds, planted copies included', () => {
+    const dims = 1280;
+    const data = embeddings(600, dims, 7);
+    for (const threshold of [0.85, 0.9, 0.95]) {
+      const expected = allPairs(data, dims, threshold);
+      const { groups, stats } = similarGroups(data, dims, threshold);
+      expect(groups.map((g) => g.members).sort((a, b) => a[0]! - b[0]!), `threshold ${threshold}`).toEqual(expected);
+      // Not an all-pairs scan in disguise: few candidates reach the exact check.
+      expect(stats.checked).toBeLessThan(600 * 599 / 2 / 100);
+      for (const group of groups) expect(group.minSimilarity).toBeGreaterThanOrEqual(threshold - 0.0005);
+    }
+    // The planted copies are what there is to find (unrelated vectors score about 0.5).
+    expect(allPairs(data, dims, 0.9).length).toBeGreaterThan(20);
   });
 });
 

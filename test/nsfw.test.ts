@@ -56,7 +56,7 @@ describe('nsfw', () => {
 describe('model catalogue', () => {
   it('lists every model with task, size, licence and installed state, and verifies hashes', async () => {
     const models = JSON.parse((await cli(['models', '--json'])).stdout) as { id: string; tasks: string[]; licence: string; installed: boolean; bytes: number }[];
-    expect(models.find((m) => m.id === 'nsfwjs-mobilenet-v2')).toMatchObject({ tasks: expect.arrayContaining(['nsfw', 'embed']), licence: 'MIT', installed: true, bytes: 3600073 });
+    expect(models.find((m) => m.id === 'nsfwjs-mobilenet-v2')).toMatchObject({ tasks: ['nsfw', 'embed', 'labels'], licence: 'MIT', installed: true, bytes: 3600073 });
     const verify = await cli(['models', 'verify']);
     expect(verify.code).toBe(0);
     expect(verify.stdout).toMatch(/^ok +nsfwjs-mobilenet-v2$/m);

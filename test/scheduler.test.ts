@@ -25,9 +25,13 @@ const WORKERS: Record<string, string> = {
   hang: "return async (job) => { if (job.key.includes('red-blue')) await new Promise(() => setInterval(() => {}, 1000)); return { result: { ok: true } }; };",
   // Allocates without end: the worker's heap limit (HEAP_MB below) stops it, not the process.
   hog: "return async (job) => { if (job.key.includes('red-blue')) { const kept = []; for (;;) kept.push(new Array(100_000).fill(kept.length)); } return { result: { ok: true } }; };",
+  vec: 'return async (job) => ({ result: { dims: 3 }, vector: Float32Array.of(0.5, -2, job.bytes.length) });',
+  sum: 'return async (job) => ({ result: { float32: job.vectors.vec instanceof Float32Array, sum: job.vectors.vec.reduce((a, b) => a + b, 0), size: job.inputs.size.bytes } });',
+  optional: 'return async (job) => ({ result: { saw: job.inputs.throws ?? null } });',
 };
 const HEAP_MB: Record<string, number> = { hog: 32 };
-const NEEDS: Record<string, string[]> = { double: ['size'], after: ['throws'] };
+const NEEDS: Record<string, string[]> = { double: ['size'], after: ['throws'], sum: ['vec', 'size'] };
+const USES: Record<string, string[]> = { optional: ['throws'] };
 
 function taskRuns(dir: string): TaskRun[] {
   return Object.entries(WORKERS).map(([name, body]) => {
@@ -38,6 +42,7 @@ function taskRuns(dir: string): TaskRun[] {
       version: 1,
       description: name,
       needs: NEEDS[name] ?? [],
+      uses: USES[name],
       concurrency: 1,
       threadsPerJob: 1,
       timeoutSeconds: 1,
@@ -83,5 +88,17 @@ describe('scheduler', () => {
     expect(result.tasks.crash).toMatchObject({ done: 1, failed: 1, retries: 1 });
     expect(result.tasks.hog).toMatchObject({ done: 1, failed: 1, retries: 1 });
     expect(events.filter((e) => e.state === 'retry').map((e) => e.code).sort()).toEqual(['E_TIMEOUT', 'E_WORKER_CRASH', 'E_WORKER_CRASH']);
+
+    // A vector is stored as float32 bytes and reaches the tasks that need it as a Float32Array.
+    const vectors = query<{ key: string; vector: Buffer | null; result: string }>(path.join(work, 'l.db'), "SELECT i.key, j.vector, j.result FROM jobs j JOIN images i ON i.id = j.image_id WHERE j.task = 'vec'");
+    for (const { key, vector } of vectors) {
+      const bytes = JSON.parse(row(key, 'size').result!).bytes as number;
+      expect([...new Float32Array(new Uint8Array(vector!).buffer)]).toEqual([0.5, -2, bytes]);
+      expect(JSON.parse(row(key, 'sum').result!)).toEqual({ float32: true, sum: bytes - 1.5, size: bytes });
+    }
+    expect(query(path.join(work, 'l.db'), "SELECT count(*) AS n FROM jobs WHERE vector IS NOT NULL AND task <> 'vec'")).toEqual([{ n: 0 }]);
+    // An optional input waits for its task, is passed when done, and its failure fails nothing.
+    expect(JSON.parse(row('red.png', 'optional').result!)).toEqual({ saw: { ok: true } });
+    expect(row('red-blue.png', 'optional')).toMatchObject({ state: 'done', result: JSON.stringify({ saw: null }) });
   });
 });

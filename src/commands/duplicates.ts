@@ -1,13 +1,20 @@
-/** `imgpipe duplicates`: exact duplicates (same sha256) and near duplicates (perceptual hash). */
+/** `imgpipe duplicates`: exact duplicates (same sha256), near duplicates (perceptual hash) and similar images (embeddings). */
 import { Command, Option } from 'commander';
-import { parseChoice, parseInteger } from '../validate.js';
+import { parseChoice, parseInteger, parseNumber } from '../validate.js';
 import { dbOption, examples } from './common.js';
 
 interface Group {
-  kind: 'exact' | 'near';
+  kind: 'exact' | 'near' | 'similar';
   keys: string[];
-  /** Perceptual-hash distance (bits) within which the group was joined; 0 for exact. */
-  distance: number;
+  /** near: perceptual-hash distance (bits) within which the group was joined; 0 for exact. */
+  distance?: number;
+  /** similar: the lowest cosine similarity of the embeddings that joined the group. */
+  similarity?: number;
+}
+
+interface Content {
+  keys: string[];
+  phash: string | null;
 }
 
 function csvCell(text: string | number): string {
@@ -20,12 +27,17 @@ export function duplicatesCommand(): Command {
     .summary('groups of exact duplicates (same bytes) and near duplicates (similar pictures)')
     .description(
       'Exact duplicates share a sha256 (known once any task has read the file). Near duplicates\n' +
-        "have perceptual hashes (from the meta task) within --distance bits of each other: resized,\n" +
-        're-encoded or lightly edited copies. Multi-index hashing keeps this near linear in the\n' +
-        'number of images (100,000 images: seconds, not an all-pairs scan).',
+        "(--by phash, the default) have perceptual hashes (from the meta task) within --distance bits\n" +
+        'of each other: resized, re-encoded or lightly edited copies; multi-index hashing keeps this\n' +
+        'near linear in the number of images. Similar images (--by embedding) have embeddings (from\n' +
+        'the embed task) with a cosine similarity of at least --similarity: also re-cropped copies;\n' +
+        'LSH bands keep this about n log n (100,000 images: tens of seconds, not an all-pairs scan).',
     )
     .addOption(dbOption())
-    .addOption(new Option('--distance <bits>', 'near duplicates: at most this many of the 64 hash bits differ (0-16)').default('6'))
+    .addOption(new Option('--by <what>', 'near duplicates by phash (meta task), embedding (embed task) or both').default('phash'))
+    .addOption(new Option('--distance <bits>', 'phash: at most this many of the 64 hash bits differ (0-16)').default('6'))
+    .addOption(new Option('--embedding-task <task>', "embedding: the task whose stored vectors are compared (a model card's embedder works too)").default('embed'))
+    .addOption(new Option('--similarity <cosine>', 'embedding: at least this cosine similarity (0.8-1; a re-cropped copy scores about 0.91, unrelated photos 0.2-0.6)').default('0.9'))
     .addOption(new Option('--format <format>', 'text, json or csv').default('text'))
     .addHelpText(
       'after',
@@ -33,16 +45,22 @@ export function duplicatesCommand(): Command {
         'imgpipe run ./catalogue --tasks meta && imgpipe duplicates',
         'imgpipe duplicates --distance 10 --format csv > duplicates.csv',
         'imgpipe duplicates --format json | jq ".[] | select(.kind == \\"exact\\") | .keys"',
+        'imgpipe run ./catalogue --tasks meta,embed && imgpipe duplicates --by both --similarity 0.93',
       ]),
     )
-    .action(async (flags: { db: string; distance: string; format: string }) => {
+    .action(async (flags: { db: string; by: string; distance: string; similarity: string; embeddingTask: string; format: string }) => {
+      const by = parseChoice('--by', flags.by, ['phash', 'embedding', 'both'] as const);
       const distance = parseInteger('--distance', flags.distance, 0, 16);
+      const similarity = parseNumber('--similarity', flags.similarity, 0.8, 1);
       const format = parseChoice('--format', flags.format, ['text', 'json', 'csv'] as const);
+      const embeddingTask = flags.embeddingTask;
       const { Ledger } = await import('../pipeline/ledger.js');
       const { nearDuplicateGroups } = await import('../pipeline/near-duplicates.js');
+      const { similarGroups } = await import('../pipeline/similar-vectors.js');
+      const { iterateVectors } = await import('../pipeline/ledger-queries.js');
       const ledger = Ledger.openForRead(flags.db);
-      let groups: Group[];
-      let hashed: number;
+      const groups: Group[] = [];
+      const missing: string[] = [];
       try {
         const rows = ledger.db
           .prepare(
@@ -51,34 +69,73 @@ export function duplicatesCommand(): Command {
              WHERE i.sha256 IS NOT NULL ORDER BY i.key`,
           )
           .all() as { key: string; sha256: string; phash: string | null }[];
-        const bySha = new Map<string, { keys: string[]; phash: string | null }>();
+        const bySha = new Map<string, Content>();
         for (const row of rows) {
           const entry = bySha.get(row.sha256) ?? { keys: [], phash: null };
           entry.keys.push(row.key);
           entry.phash ??= row.phash;
           bySha.set(row.sha256, entry);
         }
-        groups = [...bySha.values()].filter((entry) => entry.keys.length > 1).map((entry) => ({ kind: 'exact' as const, keys: entry.keys, distance: 0 }));
+        groups.push(...[...bySha.values()].filter((entry) => entry.keys.length > 1).map((entry) => ({ kind: 'exact' as const, keys: entry.keys, distance: 0 })));
         // One representative per content: exact copies are already a group of their own.
-        const representatives = [...bySha.values()].filter((entry) => entry.phash !== null);
-        hashed = representatives.length;
-        const byKey = new Map(representatives.map((entry) => [entry.keys[0]!, entry.keys]));
-        for (const near of nearDuplicateGroups(representatives.map((entry) => ({ key: entry.keys[0]!, phash: entry.phash! })), distance)) {
-          groups.push({ kind: 'near', keys: near.keys.flatMap((key) => byKey.get(key)!).sort(), distance: near.maxDistance });
+        if (by !== 'embedding') {
+          const representatives = [...bySha.values()].filter((entry) => entry.phash !== null);
+          if (representatives.length === 0) missing.push('no perceptual hashes in this ledger: run the meta task to find near duplicates by phash');
+          const byKey = new Map(representatives.map((entry) => [entry.keys[0]!, entry.keys]));
+          for (const near of nearDuplicateGroups(representatives.map((entry) => ({ key: entry.keys[0]!, phash: entry.phash! })), distance)) {
+            groups.push({ kind: 'near', keys: near.keys.flatMap((key) => byKey.get(key)!).sort(), distance: near.maxDistance });
+          }
+        }
+        if (by !== 'phash') {
+          // Vectors go into one array (n x dims float32), one per content.
+          const count = (ledger.db.prepare("SELECT count(*) AS n FROM jobs WHERE task = ? AND state = 'done' AND vector IS NOT NULL").get(embeddingTask) as { n: number }).n;
+          const contents: string[][] = [];
+          const seen = new Set<string>();
+          let data = new Float32Array(0);
+          let dims = 0;
+          for (const stored of iterateVectors(ledger.db, embeddingTask)) {
+            const content = stored.sha256 ?? stored.key;
+            if (seen.has(content)) continue;
+            seen.add(content);
+            if (dims === 0) {
+              dims = stored.vector.length;
+              data = new Float32Array(count * dims);
+            }
+            if (stored.vector.length !== dims) continue;
+            data.set(stored.vector, contents.length * dims);
+            contents.push(stored.sha256 ? bySha.get(stored.sha256)?.keys ?? [stored.key] : [stored.key]);
+          }
+          if (contents.length === 0) missing.push(`no vectors of task ${embeddingTask} in this ledger: run it to find similar images by embedding`);
+          const { groups: found, stats } = similarGroups(data.subarray(0, contents.length * dims), dims, similarity);
+          if (stats.recall < 0.95) {
+            process.stderr.write(`imgpipe: warning: these embeddings are so alike that a pair at cosine ${similarity} is found with probability ${stats.recall.toFixed(2)} only; a higher --similarity is found more surely\n`);
+          }
+          for (const group of found) groups.push({ kind: 'similar', keys: group.members.flatMap((i) => contents[i]!).sort(), similarity: group.minSimilarity });
         }
       } finally {
         ledger.close();
       }
+      const withSimilarity = by !== 'phash';
       if (format === 'json') process.stdout.write(`${JSON.stringify(groups, null, 2)}\n`);
       else if (format === 'csv') {
-        process.stdout.write('group,kind,distance,key\n');
-        groups.forEach((group, i) => group.keys.forEach((key) => process.stdout.write(`${i + 1},${group.kind},${group.distance},${csvCell(key)}\n`)));
+        process.stdout.write(withSimilarity ? 'group,kind,distance,similarity,key\n' : 'group,kind,distance,key\n');
+        groups.forEach((group, i) =>
+          group.keys.forEach((key) => {
+            const cells = [i + 1, group.kind, group.distance ?? '', ...(withSimilarity ? [group.similarity ?? ''] : []), csvCell(key)];
+            process.stdout.write(`${cells.join(',')}\n`);
+          }),
+        );
       } else {
-        if (hashed === 0) process.stderr.write('imgpipe: no perceptual hashes in this ledger: run the meta task to find near duplicates\n');
-        const exact = groups.filter((g) => g.kind === 'exact');
-        const near = groups.filter((g) => g.kind === 'near');
-        const lines = [`${exact.length} groups of exact duplicates, ${near.length} groups of near duplicates (within ${distance} bits)`];
-        for (const group of groups) lines.push(`${group.kind === 'exact' ? 'exact' : `near (${group.distance} bits)`}: ${group.keys.join(', ')}`);
+        for (const message of missing) process.stderr.write(`imgpipe: ${message}\n`);
+        const count = (kind: Group['kind']): number => groups.filter((g) => g.kind === kind).length;
+        const heads = [`${count('exact')} groups of exact duplicates`];
+        if (by !== 'embedding') heads.push(`${count('near')} groups of near duplicates (within ${distance} bits)`);
+        if (by !== 'phash') heads.push(`${count('similar')} groups of similar images (cosine >= ${similarity})`);
+        const lines = [heads.join(', ')];
+        for (const group of groups) {
+          const kind = group.kind === 'exact' ? 'exact' : group.kind === 'near' ? `near (${group.distance} bits)` : `similar (cosine ${group.similarity})`;
+          lines.push(`${kind}: ${group.keys.join(', ')}`);
+        }
         process.stdout.write(`${lines.join('\n')}\n`);
       }
     });

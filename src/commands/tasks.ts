@@ -16,6 +16,7 @@ export function tasksCommand(): Command {
         version: task.version,
         description: task.description,
         needs: task.needs,
+        uses: task.uses ?? [],
         concurrency: task.concurrency,
         threadsPerJob: task.threadsPerJob,
         timeoutSeconds: task.timeoutSeconds,
@@ -33,8 +34,9 @@ export function tasksCommand(): Command {
       }
       const blocks = tasks.map((task) => {
         const head = `${task.name} (version ${task.version}) - ${task.description}`;
-        const facts = `  needs: ${task.needs.length ? task.needs.join(', ') : 'nothing'}; default concurrency ${task.concurrency === 'threads' ? 'one per thread' : task.concurrency}; timeout ${task.timeoutSeconds} s`;
-        const options = task.options.map((o) => `  ${o.flag} <${o.type === 'enum' ? o.values!.join('|') : o.type}>  ${o.description} (default: ${String(o.default)})`);
+        const uses = task.uses.length ? `; uses ${task.uses.join(', ')} when the run includes it` : '';
+        const facts = `  needs: ${task.needs.length ? task.needs.join(', ') : 'nothing'}${uses}; default concurrency ${task.concurrency === 'threads' ? 'one per thread' : task.concurrency}; timeout ${task.timeoutSeconds} s`;
+        const options = task.options.map((o) => `  ${o.flag} <${o.type === 'enum' ? o.values!.join('|') : o.type}>  ${o.description} (default: ${o.default === '' ? 'none' : String(o.default)})`);
         return [head, facts, ...options].join('\n');
       });
       process.stdout.write(`${blocks.join('\n\n')}\n`);

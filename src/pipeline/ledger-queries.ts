@@ -163,11 +163,11 @@ export interface StoredVector {
   vector: Float32Array;
 }
 
-/** The vectors of a task's done jobs, ordered by key, streamed. */
+/** The vectors of a task's done jobs, streamed in storage order (sorting rows that carry 5 KB BLOBs would cost more than the search). */
 export function* iterateVectors(db: DB, task: string): Generator<StoredVector> {
   const statement = db.prepare(
     `SELECT i.key, i.sha256, j.vector FROM jobs j JOIN images i ON i.id = j.image_id
-     WHERE j.task = ? AND j.state = 'done' AND j.vector IS NOT NULL ORDER BY i.key`,
+     WHERE j.task = ? AND j.state = 'done' AND j.vector IS NOT NULL`,
   );
   for (const row of statement.iterate(task) as Iterable<{ key: string; sha256: string | null; vector: Buffer }>) {
     yield { key: row.key, sha256: row.sha256, vector: vectorOf(row.vector) };

@@ -13,9 +13,10 @@ import anonymize from './anonymize/meta.js';
 import ocr from './ocr/meta.js';
 import objects from './objects/meta.js';
 import embed from './embed/meta.js';
+import labels from './labels/meta.js';
 import background from './background/meta.js';
 
-const BUILT_IN: readonly TaskMeta[] = [preprocess, meta, nsfw, faces, anonymize, ocr, objects, embed, background];
+const BUILT_IN: readonly TaskMeta[] = [preprocess, meta, nsfw, faces, anonymize, ocr, objects, embed, labels, background];
 const added: TaskMeta[] = [];
 
 /** Built-in tasks, then those registered from model cards. */

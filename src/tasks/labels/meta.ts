@@ -1,0 +1,44 @@
+import type { TaskMeta } from '../contract.js';
+import { galleryFingerprint, listGallery } from './gallery.js';
+
+const labels: TaskMeta = {
+  name: 'labels',
+  version: 1,
+  description: 'labels with a confidence and a source: objects, people and faces, photo or drawing, text, colours, image properties; and labels learnt from examples (--labels-from)',
+  needs: ['meta', 'nsfw', 'faces', 'objects', 'embed'],
+  // Text is a label only when the run reads text: OCR is too slow to add to every labelling run.
+  uses: ['ocr'],
+  concurrency: 'threads',
+  threadsPerJob: 1,
+  timeoutSeconds: 120,
+  models: ['nsfwjs-mobilenet-v2'],
+  options: {
+    from: {
+      type: 'string',
+      default: '',
+      description: 'folder of examples, DIR/<label>/*.jpg|png|webp: an image gets the labels whose examples are nearest in the embedding space',
+    },
+    'min-similarity': {
+      type: 'number',
+      default: 0.6,
+      min: -1,
+      max: 1,
+      description: 'cosine similarity to the nearest example of a label from which the image gets it (unrelated photos score 0.2-0.6)',
+    },
+  },
+  validate(options) {
+    const dir = String(options.from);
+    if (dir === '') return undefined;
+    const examples = listGallery(dir);
+    return typeof examples === 'string' ? examples : undefined;
+  },
+  fingerprint(options) {
+    const dir = String(options.from);
+    if (dir === '') return '';
+    const examples = listGallery(dir);
+    return typeof examples === 'string' ? '' : galleryFingerprint(examples, dir);
+  },
+  worker: new URL('./worker.js', import.meta.url),
+};
+
+export default labels;
