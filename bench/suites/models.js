@@ -1,6 +1,6 @@
 /**
- * Suite `models`: the model tasks on real photos. For nsfw, faces (accurate) and faces --faces-model
- * fast: images/s through `imgpipe run` against a bare piscina loop running the same worker code
+ * Suite `models`: the model tasks on real photos. For nsfw, faces (accurate), faces --faces-model
+ * fast, objects, embed and background (IS-Net on onnxruntime; its default pool only): images/s through `imgpipe run` against a bare piscina loop running the same worker code
  * with the same options and thread count; the pool size (1 worker vs imgpipe's default); peak
  * RSS. For faces: recall and false positives of both models against hand-checked ground truth.
  * For anonymize: images/s and peak RSS of `--tasks faces,anonymize`.
@@ -44,6 +44,10 @@ const MODELS = [
   { id: 'nsfw', label: '`nsfw`', task: 'nsfw', flags: [], bareOptions: [] },
   { id: 'faces-accurate', label: '`faces` (accurate, the default)', task: 'faces', flags: [], bareOptions: [], faceModel: 'accurate' },
   { id: 'faces-fast', label: '`faces --faces-model fast`', task: 'faces', flags: ['--faces-model', 'fast'], bareOptions: ['model=fast'], faceModel: 'fast' },
+  { id: 'objects', label: '`objects`', task: 'objects', flags: [], bareOptions: [] },
+  { id: 'embed', label: '`embed`', task: 'embed', flags: [], bareOptions: [] },
+  // IS-Net takes seconds an image: only the default pool is measured, to keep the suite's time in bounds.
+  { id: 'background', label: '`background` (IS-Net, ONNX)', task: 'background', flags: [], bareOptions: [], defaultPoolOnly: true },
 ];
 
 /** Pool sizes imgpipe itself gives these tasks under this thread budget (its own settings code). */
@@ -146,7 +150,7 @@ const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
 export default {
   name: 'models',
-  title: 'Models: nsfw, faces and anonymize on real photos',
+  title: 'Models: nsfw, faces, anonymize, objects, embed and background on real photos',
   reproduce(entry) {
     const parts = ['npm run bench -- --suite models', `--repeat ${entry.settings.repeat}`];
     if (entry.settings.threadsFlag) parts.push(`--threads ${entry.settings.threadsFlag}`);
@@ -162,12 +166,12 @@ export default {
 
     const corpus = await ensurePhotoCorpus(size);
     const evalCorpus = await ensureEvalCorpus();
-    const single = await imgpipePools(['nsfw', 'faces'], threads);
+    const single = await imgpipePools([...new Set(MODELS.map((m) => m.task))], threads);
     const chained = await imgpipePools(['faces', 'anonymize'], threads);
     const pools = {};
     for (const model of MODELS) {
       const pool = single.pools[model.task];
-      pools[model.id] = { pool, variants: pool > 1 ? [pool, 1] : [pool] };
+      pools[model.id] = { pool, variants: pool > 1 && !model.defaultPoolOnly ? [pool, 1] : [pool] };
     }
     log(`models: ${size} photos; imgpipe thread budget ${single.budget}; pools: ${MODELS.map((m) => `${m.id} ${pools[m.id].pool}`).join(', ')}; faces+anonymize ${chained.pools.faces}+${chained.pools.anonymize}`);
 

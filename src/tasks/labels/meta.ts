@@ -1,5 +1,5 @@
 import type { TaskMeta } from '../contract.js';
-import { galleryFingerprint, listGallery } from './gallery.js';
+import { galleryFingerprint, listGallery } from '../../runtime/gallery.js';
 
 const labels: TaskMeta = {
   name: 'labels',
@@ -29,13 +29,13 @@ const labels: TaskMeta = {
   validate(options) {
     const dir = String(options.from);
     if (dir === '') return undefined;
-    const examples = listGallery(dir);
+    const examples = listGallery(dir, '--labels-from');
     return typeof examples === 'string' ? examples : undefined;
   },
   fingerprint(options) {
     const dir = String(options.from);
     if (dir === '') return '';
-    const examples = listGallery(dir);
+    const examples = listGallery(dir, '--labels-from');
     return typeof examples === 'string' ? '' : galleryFingerprint(examples, dir);
   },
   worker: new URL('./worker.js', import.meta.url),
