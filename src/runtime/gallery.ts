@@ -19,7 +19,7 @@ export interface GalleryFile {
 }
 
 /** The images under `dir`, sorted; a message naming `flag` instead when the folder is not usable. */
-export function listGallery(dir: string, flag: string, what = 'label'): GalleryFile[] | string {
+export function listGallery(dir: string, flag: string, what = 'label', items = 'examples'): GalleryFile[] | string {
   const where = `${flag} ${dir}`;
   let entries;
   try {
@@ -37,7 +37,7 @@ export function listGallery(dir: string, flag: string, what = 'label'): GalleryF
       .filter((entry) => entry.isFile() && !entry.name.startsWith('.') && IMAGE.test(entry.name))
       .map((entry) => entry.name)
       .sort();
-    if (names.length === 0) return `${where}: ${what} folder ${label}/ has no .jpg, .png or .webp images`;
+    if (names.length === 0) return `${where}: ${what} folder ${label}/ has no .jpg, .png or .webp ${items}`;
     for (const name of names) {
       const file = path.join(folder, name);
       const stats = statSync(file);
