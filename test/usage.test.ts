@@ -108,7 +108,7 @@ describe('help and introspection', () => {
     expect(text.stdout).toMatch(/^preprocess \(version 1\)/m);
     expect(text.stdout).toMatch(/--preprocess-max-size <integer>/);
     const tasks = JSON.parse((await cli(['tasks', '--json'])).stdout) as { name: string; needs: string[]; concurrency: number; options: { flag: string }[] }[];
-    expect(tasks.map((t) => t.name)).toEqual(['preprocess', 'meta', 'nsfw', 'faces', 'anonymize', 'ocr', 'objects', 'embed', 'labels', 'background']);
+    expect(tasks.map((t) => t.name)).toEqual(['preprocess', 'meta', 'nsfw', 'faces', 'anonymize', 'ocr', 'objects', 'embed', 'labels', 'background', 'logos']);
     expect(tasks[1]!.options.map((o) => o.flag)).toContain('--meta-blur-threshold');
   });
 

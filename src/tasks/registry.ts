@@ -15,8 +15,9 @@ import objects from './objects/meta.js';
 import embed from './embed/meta.js';
 import labels from './labels/meta.js';
 import background from './background/meta.js';
+import logos from './logos/meta.js';
 
-const BUILT_IN: readonly TaskMeta[] = [preprocess, meta, nsfw, faces, anonymize, ocr, objects, embed, labels, background];
+const BUILT_IN: readonly TaskMeta[] = [preprocess, meta, nsfw, faces, anonymize, ocr, objects, embed, labels, background, logos];
 const added: TaskMeta[] = [];
 
 /** Built-in tasks, then those registered from model cards. */
