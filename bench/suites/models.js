@@ -257,6 +257,8 @@ export default {
 
   render(entry) {
     const { settings, samples, accuracy } = entry;
+    // Results saved by an older version of this suite lack the models added since.
+    const measured = MODELS.filter((m) => settings.pools[m.id] && samples.every((sample) => sample.models[m.id]));
     const pick = (get) => stats(samples.map(get));
     const ips = (value) => formatStats(value, { digits: 2 });
     const x = (value) => formatStats(value, { unit: '×', digits: 2 });
@@ -267,7 +269,7 @@ export default {
 
     // ---- imgpipe vs the bare loop, default pool ----
     const rows = [];
-    for (const model of MODELS) {
+    for (const model of measured) {
       const { pool } = settings.pools[model.id];
       const run = (get) => pick((m) => get(m.models[model.id].runs[pool]));
       const ratio = (key) => pick((m) => m.models[model.id].derived[pool][key]);
@@ -280,7 +282,7 @@ export default {
     lines.push(
       `### imgpipe vs a bare loop (${settings.size} photos, imgpipe's default pool)`,
       '',
-      `Threads: imgpipe \`--threads ${settings.imgpipeThreads}\`${settings.threadsFlag ? '' : ' (its default: the number of cores)'}; each task's default pool then has ${[...new Set(MODELS.map((m) => settings.pools[m.id].pool))].join(' / ')} worker threads, and the bare loop gets the same number. ` +
+      `Threads: imgpipe \`--threads ${settings.imgpipeThreads}\`${settings.threadsFlag ? '' : ' (its default: the number of cores)'}; each task's default pool then has ${[...new Set(measured.map((m) => settings.pools[m.id].pool))].join(' / ')} worker threads, and the bare loop gets the same number. ` +
         `Corpus: ${settings.size} files, the ${settings.photos.length} photos below in turn (${settings.mix.withPeople} with people, ${settings.mix.withoutPeople} without). Each figure is the median of ${settings.repeat} run${settings.repeat === 1 ? '' : 's'}, [min–max] after it; ratios are computed within each repeat, then summarised.`,
       '',
       markdownTable(['Figure', 'Task', 'imgpipe', 'Bare loop (same run)', 'Ratio imgpipe / bare', 'Target', 'Met?'], rows),
@@ -290,7 +292,7 @@ export default {
     // ---- pool size ----
     const poolRows = [];
     const best = [];
-    for (const model of MODELS) {
+    for (const model of measured) {
       const { pool, variants } = settings.pools[model.id];
       if (variants.length < 2) continue;
       const run = (workers, get) => pick((m) => get(m.models[model.id].runs[workers]));
@@ -318,7 +320,7 @@ export default {
       best.push(`${model.label}: ${verdict}`);
     }
     if (poolRows.length > 0) {
-      const pool = Math.max(...MODELS.map((m) => settings.pools[m.id].pool));
+      const pool = Math.max(...measured.map((m) => settings.pools[m.id].pool));
       lines.push(
         `### Pool size on this machine: 1 worker vs ${pool} (imgpipe's default on ${settings.imgpipeThreads} threads)`,
         '',
@@ -333,7 +335,7 @@ export default {
 
     // ---- face accuracy ----
     const accRows = [];
-    for (const model of MODELS.filter((m) => accuracy[m.id])) {
+    for (const model of measured.filter((m) => accuracy[m.id])) {
       const speed = pick((m) => m.models[model.id].runs[settings.pools[model.id].pool].imgpipe.imagesPerSecond);
       for (const [i, e] of accuracy[model.id].entries()) {
         const misses = Object.entries(e.perImage).filter(([, p]) => p.missed > 0).map(([name, p]) => `${name} ${p.missed}`);
