@@ -95,7 +95,7 @@ const lane = async () => {
   while (next < files.length) {
     const file = files[next++];
     const key = path.relative(corpus, file).split(path.sep).join('/');
-    const reply = await pool.run({ task: task.name, module: moduleUrl, key, path: file, options, inputs: {}, outDir });
+    const reply = await pool.run({ task: task.name, module: moduleUrl, key, path: file, options, inputs: {}, vectors: {}, outDir });
     replies.push(performance.now() - started);
     if (reply.ok) done += 1;
     else {
