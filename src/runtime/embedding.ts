@@ -5,14 +5,12 @@
  * near duplicates and for matching examples, not for naming what is in a picture.
  * Shared by the embed task and by labels, which embeds its example gallery.
  */
-import { TaskError } from '../tasks/contract.js';
-import { openImage } from './image.js';
+import { MOBILENET_SIDE, mobileNetPixels } from './mobilenet.js';
 import { loadTfjs, quietly } from './tfjs.js';
 
 export const EMBEDDING_MODEL = 'nsfwjs-mobilenet-v2';
 export const EMBEDDING_LAYER = 'flatten_1';
 export const EMBEDDING_DIMS = 1280;
-const SIZE = 224;
 
 export interface Embedding {
   /** Unit length (or all zeros when the features are all zero). */
@@ -29,16 +27,8 @@ export async function loadEmbedder(): Promise<Embedder> {
   const { load } = await import('nsfwjs');
   const model = await quietly(() => load('MobileNetV2'));
   return async (bytes) => {
-    // The model's own preprocessing, as nsfw uses it: the upright image stretched to 224x224, RGB / 255 (done by infer).
-    const { data } = await openImage(bytes)
-      .autoOrient()
-      .resize(SIZE, SIZE, { fit: 'fill' })
-      .flatten({ background: '#ffffff' })
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (data.length !== SIZE * SIZE * 3) throw new TaskError('E_DECODE', `expected ${SIZE}x${SIZE} RGB pixels, got ${data.length} bytes`);
-    const features = tf.tidy(() => model.infer(tf.tensor3d(data, [SIZE, SIZE, 3], 'int32'), EMBEDDING_LAYER));
+    const data = await mobileNetPixels(bytes);
+    const features = tf.tidy(() => model.infer(tf.tensor3d(data, [MOBILENET_SIDE, MOBILENET_SIDE, 3], 'int32'), EMBEDDING_LAYER));
     let values: Float32Array;
     try {
       values = (await features.data()) as Float32Array;

@@ -3,11 +3,9 @@
  * preprocessing is the model's own: the whole upright image stretched to 224x224, RGB / 255.
  */
 import type { Handler, JobInput, WorkerContext } from '../contract.js';
-import { TaskError } from '../contract.js';
-import { openImage } from '../../runtime/image.js';
+import { MOBILENET_SIDE, mobileNetPixels } from '../../runtime/mobilenet.js';
 import { loadTfjs, quietly } from '../../runtime/tfjs.js';
 
-const SIZE = 224;
 const CLASSES = ['drawing', 'hentai', 'neutral', 'porn', 'sexy'] as const;
 type NsfwClass = (typeof CLASSES)[number];
 
@@ -31,15 +29,8 @@ export async function createHandler(_context: WorkerContext): Promise<Handler> {
 
   return async (job: JobInput) => {
     const options = job.options as { threshold: number; 'review-threshold': number };
-    const { data } = await openImage(job.bytes)
-      .autoOrient()
-      .resize(SIZE, SIZE, { fit: 'fill' })
-      .flatten({ background: '#ffffff' })
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (data.length !== SIZE * SIZE * 3) throw new TaskError('E_DECODE', `expected ${SIZE}x${SIZE} RGB pixels, got ${data.length} bytes`);
-    const input = tf.tensor3d(data, [SIZE, SIZE, 3], 'int32');
+    const data = await mobileNetPixels(job.bytes);
+    const input = tf.tensor3d(data, [MOBILENET_SIDE, MOBILENET_SIDE, 3], 'int32');
     let predictions;
     try {
       predictions = await model.classify(input, CLASSES.length);
