@@ -11,7 +11,9 @@
  * set; --option (repeatable) overrides one, by the option's own name: `--task faces --option
  * model=fast` is what `imgpipe run --tasks faces --faces-model fast` runs. Values are converted
  * by the option's declared type (numbers, booleans) but not range-checked: imgpipe does that.
- * Tasks that need another task's results (anonymize) cannot run here: they get `inputs: {}`.
+ * Tasks that need another task's results (anonymize, labels) get them with --inputs-db LEDGER: the
+ * done results and vectors of every other task on the same key, read from that ledger before the
+ * clock starts (as imgpipe passes them: JSON text and float32 bytes). Without it they get none.
  *
  * The files are listed (readdir, recursive) BEFORE the clock starts (the listing time is reported
  * separately as listMs). The timed part (wallMs) runs from creating the pool (threads start
@@ -35,6 +37,7 @@ const { values } = parseArgs({
     'in-flight': { type: 'string' },
     option: { type: 'string', multiple: true, default: [] },
     'model-card': { type: 'string' },
+    'inputs-db': { type: 'string' },
   },
 });
 function usage(message) {
@@ -83,6 +86,23 @@ const files = readdirSync(corpus, { recursive: true, withFileTypes: true })
   .map((entry) => path.join(entry.parentPath ?? entry.path, entry.name));
 const listMs = performance.now() - listStarted;
 
+/** Prerequisite results per key, from a finished ledger: { inputs: {task: json}, vectors: {task: bytes} }. */
+const prerequisites = new Map();
+if (values['inputs-db']) {
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(values['inputs-db'], { readonly: true, fileMustExist: true });
+  const rows = db.prepare("SELECT i.key, j.task, j.result, j.vector FROM jobs j JOIN images i ON i.id = j.image_id WHERE j.state = 'done' AND j.task <> ?").all(task.name);
+  db.close();
+  for (const row of rows) {
+    const entry = prerequisites.get(row.key) ?? { inputs: {}, vectors: {} };
+    if ([...task.needs, ...(task.uses ?? [])].includes(row.task)) {
+      entry.inputs[row.task] = row.result;
+      if (row.vector) entry.vectors[row.task] = new Uint8Array(row.vector);
+    }
+    prerequisites.set(row.key, entry);
+  }
+}
+
 const started = performance.now();
 const loopBefore = performance.eventLoopUtilization();
 const pool = new Piscina({
@@ -103,7 +123,8 @@ const lane = async () => {
   while (next < files.length) {
     const file = files[next++];
     const key = path.relative(corpus, file).split(path.sep).join('/');
-    const reply = await pool.run({ task: task.name, module: moduleUrl, key, path: file, options, inputs: {}, vectors: {}, outDir });
+    const given = prerequisites.get(key) ?? { inputs: {}, vectors: {} };
+    const reply = await pool.run({ task: task.name, module: moduleUrl, key, path: file, options, inputs: given.inputs, vectors: given.vectors, outDir });
     replies.push(performance.now() - started);
     if (reply.ok) done += 1;
     else {
