@@ -213,20 +213,17 @@ describe('dominantColours', () => {
     expect(dominantColours(data, width, height)).toHaveLength(5);
   });
 
-  it('is deterministic and fast on a noisy 512x512 image', async () => {
+  // Its speed is measured by the engine bench (meta), not here: a timed unit test fails on a busy machine.
+  it('is deterministic on a noisy 512x512 image', async () => {
     const { data, width, height } = await rgbaOf(
       sharp({ create: { width: 512, height: 512, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 50 } } }),
     );
     const first = dominantColours(data, width, height);
-    const started = performance.now();
     const second = dominantColours(data, width, height);
-    const elapsed = performance.now() - started;
     expect(second).toEqual(first);
     expect(first.length).toBeGreaterThan(0);
     for (let i = 1; i < first.length; i++) expect(first[i]!.share).toBeLessThanOrEqual(first[i - 1]!.share);
     for (const c of first) expect(c.hex).toMatch(/^#[0-9a-f]{6}$/);
-    // Generous bound for loaded CI machines; typically a few milliseconds.
-    expect(elapsed).toBeLessThan(100);
   });
 
   it('rejects a buffer too small for the stated size', () => {
