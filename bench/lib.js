@@ -140,3 +140,41 @@ export function markdownTable(header, rows) {
     ...rows.map((row) => `| ${row.map(escape).join(' | ')} |`),
   ].join('\n');
 }
+
+/**
+ * One `imgpipe run ... --json`: images per second over its summary's `durationMs` (the run
+ * itself, after Node start-up) and its peak RSS. Fails unless `done` jobs were done.
+ */
+export async function timeImgpipeRun(what, args, images, done = images) {
+  let summary;
+  const result = await runNode(args, { onJson: (event) => event.event === 'summary' && (summary = event) });
+  assertExitedCleanly(what, args, result);
+  if (summary?.jobs?.done !== done) throw new BenchFailure(`${what}: expected ${done} jobs done, got ${JSON.stringify(summary?.jobs)}: node ${args.join(' ')}`);
+  return { imagesPerSecond: images / (summary.durationMs / 1000), maxRssMb: summary.maxRssMb };
+}
+
+/** One bench/bare-loop.js run: images per second and peak RSS from its summary. Fails unless all `images` were done. */
+export async function timeBareLoop(args, images) {
+  let summary;
+  const result = await runNode(args, { onJson: (event) => event.event === 'bare-summary' && (summary = event) });
+  assertExitedCleanly('bare loop', args, result);
+  if (summary?.done !== images) throw new BenchFailure(`bare loop: expected ${images} jobs done, got ${summary?.done}: ${summary?.firstFailure}: node ${args.join(' ')}`);
+  return { imagesPerSecond: summary.jobsPerSecond, maxRssMb: summary.maxRssMb };
+}
+
+/**
+ * imgpipe against its bare loop, `repeat` times, in swapped order every other repeat so that drift
+ * on the machine hits both alike. Each sample is { imgpipe, bare, ratio }; `label` names the log lines.
+ */
+export async function pairedRepeats(label, repeat, measureImgpipe, measureBare) {
+  const samples = [];
+  for (let r = 1; r <= repeat; r++) {
+    const steps = [measureImgpipe, measureBare];
+    const measured = [];
+    for (const i of r % 2 === 0 ? [1, 0] : [0, 1]) measured[i] = await steps[i]();
+    const [imgpipe, bare] = measured;
+    samples.push({ imgpipe, bare, ratio: imgpipe.imagesPerSecond / bare.imagesPerSecond });
+    log(`${label}, repeat ${r}/${repeat}: imgpipe ${imgpipe.imagesPerSecond.toFixed(2)} images/s, bare ${bare.imagesPerSecond.toFixed(2)}, ratio ${samples.at(-1).ratio.toFixed(2)}`);
+  }
+  return samples;
+}

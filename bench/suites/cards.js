@@ -9,7 +9,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ensureEvalCorpus, PHOTOS } from '../photos.js';
-import { assertExitedCleanly, BenchFailure, formatStats, log, markdownTable, ROOT_DIR, runNode, stats } from '../lib.js';
+import { formatStats, markdownTable, pairedRepeats, ROOT_DIR, stats, timeBareLoop, timeImgpipeRun } from '../lib.js';
 
 const TARGETS = { throughputRatio: 0.9 };
 const IMGPIPE = 'bin/imgpipe.js';
@@ -49,35 +49,17 @@ export default {
     const corpus = await ensureEvalCorpus();
     const size = PHOTOS.length;
     const budget = threads ?? (await import('node:os')).availableParallelism();
-    const samples = [];
-    for (let r = 1; r <= repeat; r++) {
-      const steps = [
-        async () => {
-          const db = path.join(work, 'cards.db');
-          await rm(db, { force: true });
-          const args = [IMGPIPE, 'run', corpus, '--model-card', card, '--tasks', ID, '--db', db, '--out', path.join(work, 'out'), '--json', '--threads', String(budget)];
-          let summary;
-          const result = await runNode(args, { onJson: (event) => event.event === 'summary' && (summary = event) });
-          assertExitedCleanly(`imgpipe run --tasks ${ID}`, args, result);
-          if (summary?.jobs?.done !== size) throw new BenchFailure(`imgpipe run --tasks ${ID}: expected ${size} jobs done, got ${JSON.stringify(summary?.jobs)}`);
-          return { imagesPerSecond: size / (summary.durationMs / 1000), maxRssMb: summary.maxRssMb };
-        },
-        async () => {
-          const args = [BARE, '--corpus', corpus, '--out', path.join(work, 'bare'), '--threads', String(budget), '--model-card', card];
-          let summary;
-          const result = await runNode(args, { onJson: (event) => event.event === 'bare-summary' && (summary = event) });
-          assertExitedCleanly('bare loop --model-card', args, result);
-          if (summary?.done !== size) throw new BenchFailure(`bare loop: expected ${size} jobs done, got ${summary?.done}: ${summary?.firstFailure}`);
-          return { imagesPerSecond: summary.jobsPerSecond, maxRssMb: summary.maxRssMb };
-        },
-      ];
-      const order = r % 2 === 0 ? [1, 0] : [0, 1];
-      const measured = [];
-      for (const i of order) measured[i] = await steps[i]();
-      const [imgpipe, bare] = measured;
-      samples.push({ imgpipe, bare, ratio: imgpipe.imagesPerSecond / bare.imagesPerSecond });
-      log(`cards, repeat ${r}/${repeat}: imgpipe ${imgpipe.imagesPerSecond.toFixed(2)} images/s, bare ${bare.imagesPerSecond.toFixed(2)}, ratio ${samples.at(-1).ratio.toFixed(2)}`);
-    }
+    const samples = await pairedRepeats(
+      'cards',
+      repeat,
+      async () => {
+        const db = path.join(work, 'cards.db');
+        await rm(db, { force: true });
+        const args = [IMGPIPE, 'run', corpus, '--model-card', card, '--tasks', ID, '--db', db, '--out', path.join(work, 'out'), '--json', '--threads', String(budget)];
+        return timeImgpipeRun(`imgpipe run --tasks ${ID}`, args, size);
+      },
+      () => timeBareLoop([BARE, '--corpus', corpus, '--out', path.join(work, 'bare'), '--threads', String(budget), '--model-card', card], size),
+    );
     await rm(work, { recursive: true, force: true });
     return { settings: { size, repeat, threads: budget }, samples };
   },

@@ -13,7 +13,7 @@ import { copyFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ensurePhotoCorpus } from '../photos.js';
-import { assertExitedCleanly, BenchFailure, formatStats, log, markdownTable, runNode, stats } from '../lib.js';
+import { assertExitedCleanly, formatStats, log, markdownTable, pairedRepeats, runNode, stats, timeBareLoop, timeImgpipeRun } from '../lib.js';
 
 const SIZE = 40;
 const TARGETS = { throughputRatio: 0.9 };
@@ -37,38 +37,21 @@ export default {
     const prepare = [IMGPIPE, 'run', corpus, '--tasks', 'labels', '--db', base, '--out', path.join(work, 'out'), '--quiet', '--threads', String(budget)];
     log(`labels: prerequisites for ${SIZE} photos (untimed)`);
     assertExitedCleanly('imgpipe run --tasks labels (prerequisites)', prepare, await runNode(prepare));
-    const samples = [];
-    for (let r = 1; r <= repeat; r++) {
-      const steps = [
-        async () => {
-          const db = path.join(work, 'run.db');
-          await rm(db, { force: true });
-          await copyFile(base, db);
-          const ledger = new Database(db);
-          ledger.prepare("DELETE FROM jobs WHERE task = 'labels'").run();
-          ledger.close();
-          const args = [IMGPIPE, 'run', corpus, '--tasks', 'labels', '--db', db, '--out', path.join(work, 'out'), '--json', '--threads', String(budget)];
-          let summary;
-          const result = await runNode(args, { onJson: (event) => event.event === 'summary' && (summary = event) });
-          assertExitedCleanly('imgpipe run --tasks labels', args, result);
-          if (summary?.jobs?.done !== SIZE) throw new BenchFailure(`imgpipe run --tasks labels: expected ${SIZE} labels jobs done, got ${JSON.stringify(summary?.jobs)}`);
-          return { imagesPerSecond: SIZE / (summary.durationMs / 1000), maxRssMb: summary.maxRssMb };
-        },
-        async () => {
-          const args = [BARE, '--corpus', corpus, '--out', path.join(work, 'bare'), '--threads', String(budget), '--task', 'labels', '--inputs-db', base];
-          let summary;
-          const result = await runNode(args, { onJson: (event) => event.event === 'bare-summary' && (summary = event) });
-          assertExitedCleanly('bare loop --task labels', args, result);
-          if (summary?.done !== SIZE) throw new BenchFailure(`bare loop: expected ${SIZE} jobs done, got ${summary?.done}: ${summary?.firstFailure}`);
-          return { imagesPerSecond: summary.jobsPerSecond, maxRssMb: summary.maxRssMb };
-        },
-      ];
-      const measured = [];
-      for (const i of r % 2 === 0 ? [1, 0] : [0, 1]) measured[i] = await steps[i]();
-      const [imgpipe, bare] = measured;
-      samples.push({ imgpipe, bare, ratio: imgpipe.imagesPerSecond / bare.imagesPerSecond });
-      log(`labels, repeat ${r}/${repeat}: imgpipe ${imgpipe.imagesPerSecond.toFixed(1)} images/s, bare ${bare.imagesPerSecond.toFixed(1)}, ratio ${samples.at(-1).ratio.toFixed(2)}`);
-    }
+    const samples = await pairedRepeats(
+      'labels',
+      repeat,
+      async () => {
+        const db = path.join(work, 'run.db');
+        await rm(db, { force: true });
+        await copyFile(base, db);
+        const ledger = new Database(db);
+        ledger.prepare("DELETE FROM jobs WHERE task = 'labels'").run();
+        ledger.close();
+        const args = [IMGPIPE, 'run', corpus, '--tasks', 'labels', '--db', db, '--out', path.join(work, 'out'), '--json', '--threads', String(budget)];
+        return timeImgpipeRun('imgpipe run --tasks labels', args, SIZE);
+      },
+      () => timeBareLoop([BARE, '--corpus', corpus, '--out', path.join(work, 'bare'), '--threads', String(budget), '--task', 'labels', '--inputs-db', base], SIZE),
+    );
     await rm(work, { recursive: true, force: true });
     return { settings: { size: SIZE, repeat, threads: budget }, samples };
   },

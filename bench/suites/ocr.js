@@ -10,7 +10,7 @@ import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { assertExitedCleanly, BenchFailure, formatStats, log, markdownTable, ROOT_DIR, runNode, stats } from '../lib.js';
+import { assertExitedCleanly, formatStats, log, markdownTable, pairedRepeats, ROOT_DIR, runNode, stats, timeBareLoop, timeImgpipeRun } from '../lib.js';
 
 const PAGES = 8;
 const ANGLES = [0, 90, 180, 270];
@@ -64,39 +64,25 @@ export default {
     const { resolveRunSettings } = await import(new URL('../../dist/commands/run-settings.js', import.meta.url).href);
     const settings = resolveRunSettings(['.'], { tasks: 'ocr', ...(threads ? { threads: String(threads) } : {}) }, {});
     const pool = settings.tasks[0].concurrency;
-    const samples = [];
     let cer;
-    for (let r = 1; r <= repeat; r++) {
-      const steps = [
-        async () => {
-          const db = path.join(work, 'ocr.db');
-          await rm(db, { force: true });
-          const args = [IMGPIPE, 'run', corpus, '--tasks', 'ocr', '--db', db, '--out', path.join(work, 'out'), '--json', ...(threads ? ['--threads', String(threads)] : [])];
-          let summary;
-          const result = await runNode(args, { onJson: (event) => event.event === 'summary' && (summary = event) });
-          assertExitedCleanly('imgpipe run --tasks ocr', args, result);
-          if (summary?.jobs?.done !== PAGES) throw new BenchFailure(`imgpipe run --tasks ocr: expected ${PAGES} jobs done, got ${JSON.stringify(summary?.jobs)}`);
-          const texts = {};
-          const exportArgs = [IMGPIPE, 'export', '--db', db, '--task', 'ocr'];
-          assertExitedCleanly('imgpipe export', exportArgs, await runNode(exportArgs, { onJson: (record) => (texts[record.key] = record.result) }));
-          cer = Object.fromEntries(ANGLES.map((angle) => [angle, stats(Object.entries(texts).filter(([key]) => key.endsWith(`-${angle}.png`)).map(([, result]) => characterErrorRate(transcript, result.text))).median]));
-          return { pagesPerSecond: PAGES / (summary.durationMs / 1000), maxRssMb: summary.maxRssMb };
-        },
-        async () => {
-          const args = [BARE, '--corpus', corpus, '--out', path.join(work, 'bare'), '--threads', String(pool), '--task', 'ocr'];
-          let summary;
-          const result = await runNode(args, { onJson: (event) => event.event === 'bare-summary' && (summary = event) });
-          assertExitedCleanly('bare loop --task ocr', args, result);
-          if (summary?.done !== PAGES) throw new BenchFailure(`bare loop: expected ${PAGES} jobs done, got ${summary?.done}`);
-          return { pagesPerSecond: summary.jobsPerSecond, maxRssMb: summary.maxRssMb };
-        },
-      ];
-      if (r % 2 === 0) steps.reverse();
-      const [first, second] = [await steps[0](), await steps[1]()];
-      const [imgpipe, bare] = r % 2 === 0 ? [second, first] : [first, second];
-      samples.push({ imgpipe, bare, ratio: imgpipe.pagesPerSecond / bare.pagesPerSecond });
-      log(`ocr, repeat ${r}/${repeat}: imgpipe ${imgpipe.pagesPerSecond.toFixed(2)} pages/s, bare ${bare.pagesPerSecond.toFixed(2)}, ratio ${(imgpipe.pagesPerSecond / bare.pagesPerSecond).toFixed(2)}; CER ${ANGLES.map((a) => `${a}°: ${(cer[a] * 100).toFixed(2)} %`).join(', ')}`);
-    }
+    const samples = await pairedRepeats(
+      'ocr',
+      repeat,
+      async () => {
+        const db = path.join(work, 'ocr.db');
+        await rm(db, { force: true });
+        const args = [IMGPIPE, 'run', corpus, '--tasks', 'ocr', '--db', db, '--out', path.join(work, 'out'), '--json', ...(threads ? ['--threads', String(threads)] : [])];
+        const timed = await timeImgpipeRun('imgpipe run --tasks ocr', args, PAGES);
+        // What was read: the same every repeat (tesseract is deterministic), kept from the last.
+        const texts = {};
+        const exportArgs = [IMGPIPE, 'export', '--db', db, '--task', 'ocr'];
+        assertExitedCleanly('imgpipe export', exportArgs, await runNode(exportArgs, { onJson: (record) => (texts[record.key] = record.result) }));
+        cer = Object.fromEntries(ANGLES.map((angle) => [angle, stats(Object.entries(texts).filter(([key]) => key.endsWith(`-${angle}.png`)).map(([, result]) => characterErrorRate(transcript, result.text))).median]));
+        return timed;
+      },
+      () => timeBareLoop([BARE, '--corpus', corpus, '--out', path.join(work, 'bare'), '--threads', String(pool), '--task', 'ocr'], PAGES),
+    );
+    log(`ocr: character error rate ${ANGLES.map((a) => `${a}°: ${(cer[a] * 100).toFixed(2)} %`).join(', ')}`);
     await rm(work, { recursive: true, force: true });
     return { settings: { pages: PAGES, angles: ANGLES, repeat, pool, threads: settings.threads }, cer, samples };
   },
@@ -107,7 +93,7 @@ export default {
     const met = (ok) => (ok ? 'met' : '**not met**');
     const ratio = pick((s) => s.ratio);
     const rows = [
-      ['Pages per second', formatStats(pick((s) => s.imgpipe.pagesPerSecond), { digits: 2 }), formatStats(pick((s) => s.bare.pagesPerSecond), { digits: 2 }), formatStats(ratio, { unit: '×', digits: 2 }), `≥ ${TARGETS.throughputRatio}×`, met(ratio.median >= TARGETS.throughputRatio)],
+      ['Pages per second', formatStats(pick((s) => s.imgpipe.imagesPerSecond), { digits: 2 }), formatStats(pick((s) => s.bare.imagesPerSecond), { digits: 2 }), formatStats(ratio, { unit: '×', digits: 2 }), `≥ ${TARGETS.throughputRatio}×`, met(ratio.median >= TARGETS.throughputRatio)],
       ['Peak RSS', formatStats(pick((s) => s.imgpipe.maxRssMb), { unit: 'MB', digits: 0 }), formatStats(pick((s) => s.bare.maxRssMb), { unit: 'MB', digits: 0 }), '', '', ''],
       ...settings.angles.map((angle) => [`Character error rate, page turned ${angle}°`, `${(cer[angle] * 100).toFixed(2)} %`, '', '', `< ${TARGETS.cer * 100} %`, met(cer[angle] < TARGETS.cer)]),
     ];
