@@ -63,6 +63,7 @@ describe('imgpipe report --html', () => {
     for (const name of ['sample2.jpg', 'sample5.jpg']) await sharp(path.join(SAMPLES, name)).resize(800).jpeg({ quality: 85 }).toFile(path.join(input, name));
     copyFileSync(path.join(FIXTURES, 'documents', 'page.png'), path.join(input, 'page.png'));
     copyFileSync(path.join(FIXTURES, 'broken', 'truncated.jpg'), path.join(input, 'truncated.jpg'));
+    copyFileSync(path.join(FIXTURES, 'photos', 'portrait-rotated.jpg'), path.join(input, 'portrait-rotated.jpg'));
     copyFileSync(path.join(FIXTURES, 'photos', 'landscape.jpg'), path.join(input, HOSTILE_NAME));
     const manifest = path.join(work, 'hostile.jsonl');
     writeFileSync(manifest, `${JSON.stringify({ path: 'in/page.png', id: HOSTILE_KEY })}\n`);
@@ -83,11 +84,11 @@ describe('imgpipe report --html', () => {
   it('writes the pages, the data and a picture of every image that decodes; a broken one gets a placeholder', () => {
     for (const page of ['index.html', 'gallery.html', 'image.html', 'report.js', 'report.css', 'data/summary.js']) expect(existsSync(path.join(report, page)), page).toBe(true);
     const index = indexOf(report);
-    expect(index.map((entry) => entry.key).sort()).toEqual([HOSTILE_KEY, HOSTILE_NAME, 'page.png', 'sample2.jpg', 'sample5.jpg', 'truncated.jpg'].sort());
-    expect(first.images).toBe(6);
-    // 4 originals (page.png and the manifest's copy of it share their bytes: one picture for both)
-    // and 5 anonymised copies (one per image but the broken one, whose faces failed).
-    expect(first.pictures).toMatchObject({ made: 4 + 5, failed: 1 });
+    expect(index.map((entry) => entry.key).sort()).toEqual([HOSTILE_KEY, HOSTILE_NAME, 'page.png', 'portrait-rotated.jpg', 'sample2.jpg', 'sample5.jpg', 'truncated.jpg'].sort());
+    expect(first.images).toBe(7);
+    // 5 originals (page.png and the manifest's copy of it share their bytes: one picture for both)
+    // and 6 anonymised copies (one per image but the broken one, whose faces failed).
+    expect(first.pictures).toMatchObject({ made: 5 + 6, failed: 1 });
     const broken = index.find((entry) => entry.key === 'truncated.jpg')!;
     expect(broken.thumb).toBeNull();
     for (const entry of index.filter((e) => e.key !== 'truncated.jpg')) expect(statSync(path.join(report, entry.thumb!)).size, entry.key).toBeGreaterThan(500);
@@ -98,6 +99,11 @@ describe('imgpipe report --html', () => {
     const meta = await sharp(path.join(report, sample.thumb!)).metadata();
     expect(Math.max(meta.width!, meta.height!)).toBe(256);
     const records = readData(path.join(report, 'data', 'images-0000.js'));
+    // Stored 640x427 with EXIF orientation 6: upright, it is 427x640, and so are its pictures.
+    const rotated = records.find((r: any) => r.key === 'portrait-rotated.jpg');
+    expect(rotated.picture).toMatchObject({ width: 427, height: 640 });
+    const rotatedThumb = await sharp(path.join(report, rotated.picture.thumb)).metadata();
+    expect([rotatedThumb.width, rotatedThumb.height, rotatedThumb.orientation ?? 1]).toEqual([171, 256, 1]);
     const record = records.find((r: any) => r.key === 'sample5.jpg');
     expect(record.picture).toMatchObject({ width: 800 });
     expect((await sharp(path.join(report, record.picture.preview)).metadata()).width).toBe(800);
@@ -110,7 +116,7 @@ describe('imgpipe report --html', () => {
   it('the summary counts what the ledger holds', () => {
     const summary = readData(path.join(report, 'data', 'summary.js'));
     const faces = summary.tasks.find((t: any) => t.task === 'faces');
-    expect(faces).toMatchObject({ done: 5, failed: 1 });
+    expect(faces).toMatchObject({ done: 6, failed: 1 });
     expect(summary.failures).toContainEqual(expect.objectContaining({ task: 'faces', code: 'E_DECODE', count: 1 }));
     expect(summary.objects.find(([name]: [string]) => name === 'person')[1]).toBe(2);
     expect(summary.duplicates.groups[0]).toMatchObject({ kind: 'exact', images: [expect.objectContaining({ key: HOSTILE_KEY }), expect.objectContaining({ key: 'page.png' })] });
@@ -131,7 +137,7 @@ describe('imgpipe report --html', () => {
     const before = statSync(path.join(report, thumb)).mtimeMs;
     const again = await cli(['report', '--html', report, '--db', db, '--out', out, '--json']);
     expect(again.code, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout).pictures).toMatchObject({ made: 0, reused: 9, failed: 1 });
+    expect(JSON.parse(again.stdout).pictures).toMatchObject({ made: 0, reused: 11, failed: 1 });
     expect(statSync(path.join(report, thumb)).mtimeMs).toBe(before);
   });
 
@@ -192,7 +198,7 @@ describe('imgpipe report --html', () => {
       await open('index.html');
       await page.waitForSelector('main table');
       const facesRow = page.locator('tbody tr', { has: page.locator('td:first-child', { hasText: /^faces$/ }) });
-      await expect(facesRow.locator('td').nth(3).textContent()).resolves.toBe('5');
+      await expect(facesRow.locator('td').nth(3).textContent()).resolves.toBe('6');
       await expect(page.locator('code', { hasText: 'E_DECODE' }).first().isVisible()).resolves.toBe(true);
       await expect(page.evaluate(() => (window as any).__pwned)).resolves.toBeUndefined();
     });
@@ -200,7 +206,7 @@ describe('imgpipe report --html', () => {
     it.skipIf(!present && !required)('the gallery filters by face count and by OCR text', async () => {
       await open('gallery.html');
       await page.waitForSelector('#gallery-grid .card');
-      await expect(page.locator('#gallery-grid .card').count()).resolves.toBe(6);
+      await expect(page.locator('#gallery-grid .card').count()).resolves.toBe(7);
       await page.selectOption('#filter-faces', '1+');
       await page.waitForFunction(() => location.hash.includes('faces=1%2B'));
       const withFaces = [...results(db, 'faces')].filter(([, r]) => r.count >= 1).map(([key]) => key).sort();

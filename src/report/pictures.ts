@@ -9,7 +9,7 @@
  * that cannot be decoded gets no picture (the pages show a placeholder); it never stops the report.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -50,6 +50,7 @@ const ARTEFACT_EXTENSIONS = /\.(jpe?g|png|webp|avif|tiff?|gif)$/i;
 export class PictureMaker {
   private readonly known = new Map<string, Known>();
   private readonly cacheFile: string;
+  private readonly folders = new Set<string>();
   made = 0;
   reused = 0;
   failed = 0;
@@ -63,6 +64,17 @@ export class PictureMaker {
     if (cache && cache.version === CACHE_VERSION && cache.sizes.thumb === sizes.thumb && cache.sizes.preview === sizes.preview) {
       for (const [sha, known] of Object.entries(cache.pictures)) this.known.set(sha, known);
     }
+  }
+
+  /** The absolute name of a picture, its folder made once (256 shards a size: no mkdir per picture). */
+  private inFolder(relative: string): string {
+    const absolute = path.join(this.dir, relative);
+    const folder = path.dirname(absolute);
+    if (!this.folders.has(folder)) {
+      mkdirSync(folder, { recursive: true });
+      this.folders.add(folder);
+    }
+    return absolute;
   }
 
   private originalPaths(sha256: string, thumbIsPreview: boolean): { thumb: string; preview: string } {
@@ -83,8 +95,6 @@ export class PictureMaker {
     }
     try {
       const bytes = await readFile(file);
-      const header = await openImage(bytes).metadata();
-      const [width, height] = uprightSize(header.width ?? 0, header.height ?? 0, header.orientation);
       // One decode: the preview is made from the original, the thumbnail from the preview.
       const preview = await openImage(bytes)
         .autoOrient()
@@ -93,14 +103,24 @@ export class PictureMaker {
         .toColourspace('srgb')
         .jpeg(JPEG)
         .toBuffer({ resolveWithObject: true });
+      let { width, height } = preview.info;
+      // Smaller than the preview size, the preview is the original's size; only a shrunk one
+      // needs the header read for it (per-call overhead is most of a small image's cost).
+      if (Math.max(width, height) >= this.sizes.preview) {
+        const header = await openImage(bytes).metadata();
+        [width, height] = uprightSize(header.width ?? 0, header.height ?? 0, header.orientation);
+      }
       const thumbIsPreview = Math.max(preview.info.width, preview.info.height) <= this.sizes.thumb;
       const paths = this.originalPaths(sha256, thumbIsPreview);
+      // Written straight to their names: a picture counts as made only once the cache, saved
+      // last, says so, so a report stopped half-way leaves nothing that passes for up to date.
       if (thumbIsPreview) {
-        await writeAtomically(path.join(this.dir, paths.thumb), preview.data);
+        await writeFile(this.inFolder(paths.thumb), preview.data);
       } else {
-        const thumb = await sharp(preview.data).resize(this.sizes.thumb, this.sizes.thumb, { fit: 'inside' }).jpeg(JPEG).toBuffer();
-        await writeAtomically(path.join(this.dir, paths.thumb), thumb);
-        await writeAtomically(path.join(this.dir, paths.preview), preview.data);
+        await Promise.all([
+          writeFile(this.inFolder(paths.preview), preview.data),
+          sharp(preview.data).resize(this.sizes.thumb, this.sizes.thumb, { fit: 'inside' }).jpeg(JPEG).toFile(this.inFolder(paths.thumb)),
+        ]);
       }
       this.known.set(sha256, { width, height, thumbIsPreview });
       this.made += 1;
@@ -134,6 +154,7 @@ export class PictureMaker {
         .toColourspace('srgb')
         .webp(WEBP)
         .toBuffer();
+      // Through a temporary name: this preview is judged up to date by its time, not by the cache.
       await writeAtomically(target, data);
       this.made += 1;
       return relative;
