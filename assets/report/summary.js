@@ -137,7 +137,7 @@
           section('Logos', [histogram(summary.logos, 'logo', 'No logos results.')]),
         ]),
         section('Duplicate groups', duplicates(summary)),
-        el('p', { class: 'note', text: 'Pictures: thumbnails ' + summary.pictures.thumbSize + ' px, previews ' + summary.pictures.previewSize + ' px; ' + summary.pictures.made + ' made, ' + summary.pictures.reused + ' reused, ' + summary.pictures.failed + ' could not be made.' }),
+        el('p', { class: 'note', text: 'Pictures: thumbnails ' + summary.pictures.thumbSize + ' px, previews ' + summary.pictures.previewSize + ' px; ' + summary.pictures.made + ' made, ' + summary.pictures.reused + ' reused, ' + summary.pictures.failed + ' could not be made' + (summary.pictures.missingArtefacts ? ', ' + summary.pictures.missingArtefacts + ' artefacts not found under --out' : '') + '.' }),
       ]);
       document.body.appendChild(main);
     })

@@ -1,6 +1,5 @@
 /** `imgpipe report --html DIR`: a static report of a ledger, to look at rather than read. */
 import { Command, Option } from 'commander';
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
@@ -64,8 +63,8 @@ export function reportCommand(): Command {
           const { made, reused, failed } = summary.pictures;
           process.stdout.write(`report of ${summary.images} images in ${seconds} s: ${index}\npictures: ${made} made, ${reused} up to date, ${failed} could not be made (shown as placeholders)\n`);
         }
-        if (!existsSync(flags.out) && summary.tasks.some((task) => task.task === 'anonymize' || task.task === 'background')) {
-          process.stderr.write(`imgpipe: warning: no artefacts folder at ${flags.out}; pass the run's --out to show anonymised copies and cut-outs\n`);
+        if (summary.pictures.missingArtefacts > 0) {
+          process.stderr.write(`imgpipe: warning: ${summary.pictures.missingArtefacts} artefacts the ledger names are not under ${flags.out}; pass the run's --out to show anonymised copies and cut-outs\n`);
         }
       } finally {
         ledger.close();

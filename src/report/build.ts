@@ -132,7 +132,7 @@ export async function buildReport(ledger: Ledger, settings: ReportSettings): Pro
   const summary = tally.summary({
     generatedAt: new Date().toISOString(),
     ledger: settings.ledgerName,
-    pictures: { thumbSize: settings.sizes.thumb, previewSize: settings.sizes.preview, made: maker.made, reused: maker.reused, failed: maker.failed },
+    pictures: { thumbSize: settings.sizes.thumb, previewSize: settings.sizes.preview, made: maker.made, reused: maker.reused, failed: maker.failed, missingArtefacts: maker.missingArtefacts },
     chunks: { index: index.count, text: texts.count, images: records.count, imagesPerChunk: IMAGES_PER_CHUNK },
     runs: recentRuns(ledger.db, RUNS_SHOWN).map((run) => {
       const counts = run.counts ? (JSON.parse(run.counts) as { jobsPerSecond?: number; jobs?: { done?: number; failed?: number } }) : undefined;

@@ -54,7 +54,7 @@ export interface Summary {
   generatedAt: string;
   ledger: string;
   images: number;
-  pictures: { thumbSize: number; previewSize: number; made: number; reused: number; failed: number };
+  pictures: { thumbSize: number; previewSize: number; made: number; reused: number; failed: number; missingArtefacts: number };
   chunks: { index: number; text: number; images: number; imagesPerChunk: number };
   tasks: { task: string; pending: number; running: number; done: number; failed: number; meanMs: number | null }[];
   runs: { id: number; tasks: string; shard: string | null; host: string; startedAt: string; status: string; durationMs: number | null; jobs: number | null; jobsPerSecond: number | null }[];

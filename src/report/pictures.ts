@@ -32,8 +32,12 @@ export interface Picture {
   height: number;
 }
 
-/** What was learnt about one content (sha256): its upright size, or that it does not decode. */
-type Known = { width: number; height: number; thumbIsPreview: boolean } | { failed: string };
+/** What was learnt about one content (sha256): its upright size, and whether its thumbnail is its preview. */
+interface Known {
+  width: number;
+  height: number;
+  thumbIsPreview: boolean;
+}
 
 interface CacheFile {
   version: number;
@@ -54,6 +58,8 @@ export class PictureMaker {
   made = 0;
   reused = 0;
   failed = 0;
+  /** Artefacts the ledger names that are not under --out (another --out, or deleted). */
+  missingArtefacts = 0;
 
   constructor(
     private readonly dir: string,
@@ -86,7 +92,7 @@ export class PictureMaker {
   /** The pictures of the image at `file` whose content is `sha256`, or why there are none. */
   async original(sha256: string, file: string): Promise<Picture | { error: string }> {
     const cached = this.known.get(sha256);
-    if (cached && !('failed' in cached)) {
+    if (cached) {
       const paths = this.originalPaths(sha256, cached.thumbIsPreview);
       if (existsSync(path.join(this.dir, paths.thumb)) && existsSync(path.join(this.dir, paths.preview))) {
         this.reused += 1;
@@ -126,22 +132,24 @@ export class PictureMaker {
       this.made += 1;
       return { ...paths, width, height };
     } catch (error) {
-      const message = (error as Error).message.split('\n')[0]!;
-      this.known.set(sha256, { failed: message });
       this.failed += 1;
-      return { error: message };
+      return { error: (error as Error).message.split('\n')[0]! };
     }
   }
 
   /**
-   * A preview of an artefact (a file under the run's --out); null when it is not an image or
-   * is missing. Named by its path, and redone when the artefact is newer than the preview.
+   * A preview of an artefact (a file under the run's --out); null when it is not an image, is
+   * missing or does not decode. Named by its path, and redone when the artefact is newer than the preview.
    */
   async artefact(file: string): Promise<string | null> {
     if (!ARTEFACT_EXTENSIONS.test(file)) return null;
     const name = createHash('sha1').update(path.resolve(file)).digest('hex');
     const relative = `pictures/artefact-${this.sizes.preview}/${name.slice(0, 2)}/${name}.webp`;
     const target = path.join(this.dir, relative);
+    if (!existsSync(file)) {
+      this.missingArtefacts += 1;
+      return null;
+    }
     try {
       const source = statSync(file);
       if (existsSync(target) && statSync(target).mtimeMs >= source.mtimeMs) {
@@ -164,10 +172,10 @@ export class PictureMaker {
     }
   }
 
-  /** Keeps what was learnt (sizes, failures) for the next report into this folder. */
+  /** Keeps what was learnt (which pictures exist, the originals' sizes) for the next report into this folder. */
   async save(): Promise<void> {
     const cache: CacheFile = { version: CACHE_VERSION, sizes: this.sizes, pictures: Object.fromEntries(this.known) };
-    await writeFile(this.cacheFile, JSON.stringify(cache));
+    await writeAtomically(this.cacheFile, JSON.stringify(cache));
   }
 }
 
