@@ -89,7 +89,7 @@ export function indexEntry(id: number, image: ImageJobs, thumb: string | null): 
   if (objects) entry.objects = names(objects.objects, 'label');
   const logos = doneResult(image.jobs, 'logos');
   if (logos) entry.logos = names(logos.logos, 'brand');
-  const errors = [...new Set(image.jobs.flatMap((job) => (job.errorCode ? [job.errorCode] : [])))];
+  const errors = [...new Set(image.jobs.flatMap((job) => (job.state === 'failed' && job.errorCode ? [job.errorCode] : [])))];
   if (errors.length > 0) entry.errors = errors;
   return entry;
 }
