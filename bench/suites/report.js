@@ -120,15 +120,15 @@ export default {
     const idle = (get) => stats(samples.map((s) => (s[get] === null || s[get] === undefined ? null : s[get] / settings.threads)));
     const coldIdle = idle('coldCpu');
     const perPhoto = stats(photoSamples.map((s) => s.msPerPhoto));
-    const met = (s) => (s === null ? '' : s.median < settings.target ? 'met' : '**not met**');
+    const met = (s) => (s.median < settings.target ? 'met' : '**not met**');
     return [
-      `A ledger of ${settings.size.toLocaleString('en-US')} images with \`meta\` results (the engine suite's corpus: distinct 64x48 JPEGs), \`--threads ${settings.threads}\`. Wall time of \`imgpipe report --html\` from spawn to exit, Node start-up included, on the machine as it was (shared: see the load average); and its CPU time (user + system) divided by the ${settings.threads} cores, what it takes when nothing else runs. Median of ${settings.repeat} runs [min–max].`,
+      `A ledger of ${settings.size.toLocaleString('en-US')} images with \`meta\` results (the engine suite's corpus: distinct 64x48 JPEGs), \`--threads ${settings.threads}\`. Wall time of \`imgpipe report --html\` from spawn to exit, Node start-up included, on the machine as it was (shared: see the load average); and its CPU time (user + system) divided by the ${settings.threads} cores: a floor for the wall time on an idle machine (pictures are made on all cores, the data files are written on one). Median of ${settings.repeat} runs [min–max].`,
       '',
       markdownTable(
         ['Figure', 'Measured', 'Target', 'Met?'],
         [
           ['Cold (new folder, every picture made): wall time', formatStats(cold, { unit: 's', digits: 1 }), `< ${settings.target} s`, met(cold)],
-          [`Cold: CPU time ÷ ${settings.threads} cores`, formatStats(coldIdle, { unit: 's', digits: 1 }), `< ${settings.target} s`, met(coldIdle)],
+          [`Cold: CPU time ÷ ${settings.threads} cores`, formatStats(coldIdle, { unit: 's', digits: 1 }), '', ''],
           ['Warm (same folder again, pictures up to date): wall time', formatStats(warm, { unit: 's', digits: 1 }), '', ''],
           [`Warm: CPU time ÷ ${settings.threads} cores`, formatStats(idle('warmCpu'), { unit: 's', digits: 1 }), '', ''],
           ['Gallery index, bytes per image', formatStats(stats(samples.map((s) => s.indexBytesPerImage)), { digits: 0 }), '', ''],
