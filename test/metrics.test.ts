@@ -101,9 +101,8 @@ describe('--metrics-file', () => {
         valueOf(samples, 'imgpipe_run_info');
         versions.add(text);
         if (!signalled && valueOf(samples, 'imgpipe_jobs_total', { task: 'meta', state: 'done' }) === images.length) {
+          // stdin stays open: an interrupted run must stop reading it and exit.
           child.kill('SIGINT');
-          // An interrupted run still waits for stdin to end (as it does without metrics).
-          child.stdin!.end();
           signalled = true;
         }
       }
