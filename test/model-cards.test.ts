@@ -126,6 +126,19 @@ describe('model cards', () => {
     expect(results(db, 'mean-colour').get('brown.png').classes).toHaveLength(1);
   });
 
+  it('gives a classifier’s classes to labels, under the card’s name, without labels knowing it', async () => {
+    const file = card('labelled', classifier());
+    const db = path.join(work, 'labelled.db');
+    const run = await cli(['run', images, '--model-card', file, '--tasks', 'labels,mean-colour', '--db', db, '--quiet']);
+    expect(run.code, run.stderr).toBe(0);
+    const expected = softmax([200 / 255, 100 / 255, 50 / 255]);
+    const fromCard = results(db, 'labels').get('brown.png').labels.filter((l: { source: string }) => l.source === 'mean-colour');
+    expect(fromCard.map((l: { name: string }) => l.name)).toEqual(['red', 'green', 'blue']);
+    fromCard.forEach((l: { confidence: number }, i: number) => expect(l.confidence).toBeCloseTo(expected[i]!, 3));
+    const listed = await cli(['tasks', '--json', '--model-card', file]);
+    expect(JSON.parse(listed.stdout).find((t: { name: string }) => t.name === 'labels').uses).toEqual(['ocr', 'mean-colour']);
+  });
+
   it('applies the card’s layout, channel order and normalisation', async () => {
     const file = card('nhwc', {
       ...classifier({ id: 'mean-bgr', model: 'mean-nhwc.onnx' }),

@@ -30,6 +30,10 @@ export interface TaskMeta {
    * Which of them the run includes is part of the options hash, so adding one redoes the job.
    */
   readonly uses?: readonly TaskName[];
+  /** Kinds of result this task offers others, e.g. 'classes' (a classifier's `{ top, classes }`). */
+  readonly provides?: readonly string[];
+  /** Kinds of result it uses, as `uses`, from every registered task that provides them. */
+  readonly usesProvided?: readonly string[];
   /**
    * Default pool size: 'threads' for light tasks (one worker per thread of the budget), or a
    * number for tasks whose workers are heavy (a model's memory), capped by the budget.

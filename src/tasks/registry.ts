@@ -20,9 +20,17 @@ import logos from './logos/meta.js';
 const BUILT_IN: readonly TaskMeta[] = [preprocess, meta, nsfw, faces, anonymize, ocr, objects, embed, labels, background, logos];
 const added: TaskMeta[] = [];
 
-/** Built-in tasks, then those registered from model cards. */
+/**
+ * Built-in tasks, then those registered from model cards. A task that uses a kind of result
+ * (`usesProvided`) uses every task that provides it, whoever registered that task: so `labels`
+ * merges the classes of a classifier the user brings without either knowing the other's name.
+ */
 export function allTasks(): readonly TaskMeta[] {
-  return [...BUILT_IN, ...added];
+  const tasks = [...BUILT_IN, ...added];
+  return tasks.map((task) => {
+    const providers = tasks.filter((other) => other !== task && other.provides?.some((kind) => task.usesProvided?.includes(kind))).map((other) => other.name);
+    return providers.length === 0 ? task : { ...task, uses: [...(task.uses ?? []), ...providers] };
+  });
 }
 
 export function addTasks(tasks: readonly TaskMeta[]): void {

@@ -40,6 +40,7 @@ export function cardTask(card: ModelCard): TaskMeta {
     version: card.version,
     description: card.description,
     needs: [],
+    ...(card.kind === 'classifier' ? { provides: ['classes'] } : {}),
     concurrency: 'threads',
     threadsPerJob: 1,
     timeoutSeconds: 120,

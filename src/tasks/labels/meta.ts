@@ -4,10 +4,12 @@ import { galleryFingerprint, listGallery } from '../../runtime/gallery.js';
 const labels: TaskMeta = {
   name: 'labels',
   version: 1,
-  description: 'labels with a confidence and a source: objects, people and faces, photo or drawing, text, colours, image properties; and labels learnt from examples (--labels-from)',
+  description: 'labels with a confidence and a source: objects, people and faces, photo or drawing, text, colours, image properties, the classes of any classifier in the run (model cards); and labels learnt from examples (--labels-from)',
   needs: ['meta', 'nsfw', 'faces', 'objects', 'embed'],
   // Text is a label only when the run reads text: OCR is too slow to add to every labelling run.
   uses: ['ocr'],
+  // And the classes of any classifier the run includes, such as one from a model card.
+  usesProvided: ['classes'],
   concurrency: 'threads',
   threadsPerJob: 1,
   timeoutSeconds: 120,

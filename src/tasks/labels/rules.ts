@@ -11,8 +11,12 @@ import type { OcrResult } from '../ocr/worker.js';
 export interface Label {
   name: string;
   confidence: number;
-  source: 'objects' | 'faces' | 'nsfw' | 'ocr' | 'meta' | 'pixels' | 'examples';
+  /** The task that found it ('objects', 'faces', 'nsfw', 'ocr', 'meta', a classifier the user brings), or 'pixels' or 'examples'. */
+  source: string;
 }
+
+/** A classifier's classes (a model card's `{ top, classes }`), by the task that computed them. */
+export type ClassifierResults = Record<string, { classes: { label: string; score: number }[] }>;
 
 /** The part of meta's result that labels read. */
 export interface MetaFacts {
@@ -43,6 +47,8 @@ export interface LabelInputs {
   /** Only when the run included ocr and it read this image. */
   ocr?: OcrResult;
   pixels: PixelFacts;
+  /** Classifiers the run included (tasks providing 'classes'), their classes above their own minimum score. */
+  classifiers: ClassifierResults;
 }
 
 // The rules' thresholds, in the units of meta's measurements.
@@ -73,8 +79,12 @@ function keepBest(labels: Label[]): Label[] {
 }
 
 export function labelsFrom(inputs: LabelInputs): Label[] {
-  const { meta, nsfw, faces, objects, ocr, pixels } = inputs;
+  const { meta, nsfw, faces, objects, ocr, pixels, classifiers } = inputs;
   const labels: Label[] = [];
+
+  for (const [task, result] of Object.entries(classifiers)) {
+    for (const { label, score } of result.classes) labels.push({ name: label, confidence: score, source: task });
+  }
 
   for (const object of objects.objects) labels.push({ name: object.label, confidence: object.score, source: 'objects' });
 

@@ -8,7 +8,10 @@ import { TaskError } from '../contract.js';
 import { cosine, loadEmbedder, type Embedder } from '../../runtime/embedding.js';
 import { openImage } from '../../runtime/image.js';
 import { embedGallery, type Gallery } from './gallery.js';
-import { labelsFrom, type Label, type LabelInputs, type PixelFacts } from './rules.js';
+import labelsTask from './meta.js';
+import { labelsFrom, type ClassifierResults, type Label, type LabelInputs, type PixelFacts } from './rules.js';
+
+const NAMED_INPUTS = new Set([...labelsTask.needs, ...(labelsTask.uses ?? [])]);
 
 /** Pixel facts need no detail: a thumbnail this size measures them. */
 const FACT_SIDE = 64;
@@ -55,7 +58,10 @@ export async function createHandler(_context: WorkerContext): Promise<Handler> {
 
   return async (job: JobInput) => {
     const options = job.options as { from: string; 'min-similarity': number };
-    const inputs = { ...(job.inputs as Omit<LabelInputs, 'pixels'>), pixels: await pixelFacts(job.bytes) };
+    const named = job.inputs as Omit<LabelInputs, 'pixels' | 'classifiers'>;
+    // Inputs from tasks not named in meta.ts come from tasks providing 'classes' (usesProvided).
+    const classifiers = Object.fromEntries(Object.entries(job.inputs).filter(([task]) => !NAMED_INPUTS.has(task))) as ClassifierResults;
+    const inputs: LabelInputs = { ...named, pixels: await pixelFacts(job.bytes), classifiers };
     const labels = labelsFrom(inputs);
     if (options.from === '') return { result: { labels } satisfies LabelsResult };
 
