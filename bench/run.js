@@ -8,6 +8,10 @@
  *   --out FILE           the report (default BENCHMARKS.md in the repository root)
  *   --results FILE       the raw numbers (default bench/results.json)
  *   --render-only        run nothing: regenerate the report from the results file
+ *   --install-peers      first install the peer tools the preprocess and ocr-peers suites compare
+ *                        against (apt-get: tesseract-ocr imagemagick libvips-tools parallel time;
+ *                        npm into bench/.peers/: sharp-cli), none of which imgpipe needs. Without
+ *                        them those rows say "skipped" with this command.
  *
  * Suites: every .js file in bench/suites/ is one, default-exporting
  *   { name, title, defaults?, run(context) -> data, render(entry) -> markdown, reproduce(entry) -> command }
@@ -23,12 +27,13 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchFailure, describeMachine, log, ROOT_DIR } from './lib.js';
+import { installPeers } from './peers.js';
 
 const SUITES_DIR = new URL('./suites/', import.meta.url);
 const RESULTS_VERSION = 1;
 
 function usage(message) {
-  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--suite NAME] [--sizes N,N] [--repeat N] [--threads N] [--out FILE] [--results FILE] [--render-only]\n`);
+  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--suite NAME] [--sizes N,N] [--repeat N] [--threads N] [--out FILE] [--results FILE] [--render-only] [--install-peers]\n`);
   process.exit(2);
 }
 
@@ -149,6 +154,7 @@ async function main() {
         out: { type: 'string', default: 'BENCHMARKS.md' },
         results: { type: 'string', default: 'bench/results.json' },
         'render-only': { type: 'boolean' },
+        'install-peers': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -179,6 +185,7 @@ async function main() {
     log(`wrote ${path.relative(ROOT_DIR, out)} from ${path.relative(ROOT_DIR, resultsFile)} (${Object.keys(results.suites).join(', ') || 'no suites'})`);
     return 0;
   }
+  if (parsed['install-peers']) installPeers();
   if (!existsSync(path.join(ROOT_DIR, 'dist', 'cli.js'))) {
     throw new BenchFailure('dist/ is missing: run `npm run build` first (`npm run bench` does it)');
   }
