@@ -204,7 +204,7 @@ export async function timeBareLoop(args, images) {
   const result = await runNode(args, { onJson: (event) => event.event === 'bare-summary' && (summary = event) });
   assertExitedCleanly('bare loop', args, result);
   if (summary?.done !== images) throw new BenchFailure(`bare loop: expected ${images} jobs done, got ${summary?.done}: ${summary?.firstFailure}: node ${args.join(' ')}`);
-  return { imagesPerSecond: summary.jobsPerSecond, maxRssMb: summary.maxRssMb };
+  return { imagesPerSecond: summary.jobsPerSecond, steadyImagesPerSecond: summary.steadyJobsPerSecond, maxRssMb: summary.maxRssMb };
 }
 
 /**

@@ -92,6 +92,7 @@ function machineList(machine) {
     `- OS: ${machine.platform}`,
     `- Node: ${machine.node}`,
     `- Packages: ${packages}`,
+    ...(machine.peers ? [`- Peer tools: ${Object.entries(machine.peers).map(([name, version]) => `${name} ${version}`).join(', ')} (\`npm run bench -- --install-peers\`)`] : []),
     `- imgpipe: ${machine.imgpipe}, revision ${machine.revision}`,
     `- Load average (1 / 5 / 15 min) when the run started: ${machine.loadAverageAtStart.join(' / ')} — other work may share the machine, hence medians and same-run baselines`,
   ].join('\n');
