@@ -145,14 +145,16 @@ export default {
   render(entry) {
     const { settings, samples } = entry;
     const pick = (get) => stats(samples.map(get));
-    const ips = (v) => formatStats(v, { digits: 2 });
     const mb = (v) => formatStats(v, { unit: 'MB', digits: 0 });
     const x = (v) => formatStats(v, { unit: '×', digits: 2 });
     const n = settings.budget;
     const rows = [];
     // By the steady rate (what a long batch sees), beyond 5 % either way.
     const verdict = (ratio, better, worse) => (!ratio ? '—' : ratio.median > 1.05 ? better : ratio.median < 0.95 ? worse : 'no clear difference (±5 %)');
-    const cell = (get) => `${ips(pick((s) => get(s).imagesPerSecond))} (steady ${ips(pick((s) => get(s).steadyImagesPerSecond))}) / ${mb(pick((s) => get(s).maxRssMb))}`;
+    const cell = (get, digits = 2) => {
+      const f = (v) => formatStats(v, { digits });
+      return `${f(pick((s) => get(s).imagesPerSecond))} (steady ${f(pick((s) => get(s).steadyImagesPerSecond))}) / ${mb(pick((s) => get(s).maxRssMb))}`;
+    };
     for (const task of Object.keys(settings.runtimes)) {
       rows.push([
         `\`${task}\` (${settings.runtimes[task]})`,
@@ -167,8 +169,8 @@ export default {
     rows.push([
       '`background` (IS-Net, onnxruntime; bare loop, and imgpipe\'s default)',
       'not run',
-      `bare: ${cell((s) => s.background.oneByTwo)}`,
-      `bare: ${cell((s) => s.background.twoByOne)}; imgpipe: ${cell((s) => s.background.default)}`,
+      `bare: ${cell((s) => s.background.oneByTwo, 3)}`,
+      `bare: ${cell((s) => s.background.twoByOne, 3)}; imgpipe: ${cell((s) => s.background.default, 3)}`,
       `${x(pick((s) => s.background.twoByOneOverOneByTwo))} (steady ${x(pick((s) => s.background.steadyTwoByOneOverOneByTwo))}), ${n} × 1 over 1 × ${n}`,
       mb(pick((s) => s.background.perWorkerMb)),
       verdict(pick((s) => s.background.steadyTwoByOneOverOneByTwo), `${n} × 1`, `1 × ${n}`),
