@@ -110,6 +110,7 @@ function renderReport(suites, results, previous, resultsName) {
     '',
     '```sh',
     'npm ci                 # once',
+    'npm run bench -- --install-peers   # once, optional: tesseract, ImageMagick, vipsthumbnail, GNU parallel (apt), sharp-cli (bench/.peers)',
     'npm run bench          # every suite, default sizes, 3 repeats',
     ...suites.map((suite) => (results.suites[suite.name] ? `${suite.reproduce(results.suites[suite.name])}` : `npm run bench -- --suite ${suite.name}`)),
     '```',
