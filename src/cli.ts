@@ -13,6 +13,7 @@ import { mergeCommand } from './commands/merge.js';
 import { tasksCommand } from './commands/tasks.js';
 import { modelsCommand } from './commands/models.js';
 import { duplicatesCommand } from './commands/duplicates.js';
+import { reportCommand } from './commands/report.js';
 import { modelCardArguments, registerModelCards } from './tasks/custom/load.js';
 
 export function buildProgram(): Command {
@@ -30,9 +31,10 @@ export function buildProgram(): Command {
         'imgpipe tasks',
         'imgpipe models verify',
         'imgpipe duplicates --distance 8',
+        'imgpipe report --html report/',
       ]),
     );
-  for (const command of [runCommand(), statusCommand(), exportCommand(), mergeCommand(), tasksCommand(), modelsCommand(), duplicatesCommand()]) {
+  for (const command of [runCommand(), statusCommand(), exportCommand(), mergeCommand(), tasksCommand(), modelsCommand(), duplicatesCommand(), reportCommand()]) {
     program.addCommand(command);
   }
   // Commander exits 1 on its own errors; ours must be 2, and only from one place.

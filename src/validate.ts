@@ -2,6 +2,8 @@
  * Validation at the edges (flags, config files, env vars), with one message shape:
  * `<where>: expected <what>, got <value>`. Inside, types are trusted.
  */
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { UsageError } from './errors.js';
 import type { OptionSpec, OptionValue } from './tasks/contract.js';
 
@@ -83,4 +85,39 @@ export function parseOption(where: string, spec: OptionSpec, raw: unknown): Opti
       }
       return raw;
   }
+}
+
+/** An http or https URL (a service to talk to, like a Pushgateway). */
+export function parseHttpUrl(where: string, raw: unknown): string {
+  const expected = 'an http(s) URL like http://pushgateway:9091';
+  if (typeof raw !== 'string') throw invalid(where, expected, raw);
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw invalid(where, expected, raw);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') throw invalid(where, expected, raw);
+  return url.href;
+}
+
+/**
+ * A file imgpipe will create or replace: its folder must exist and be writable, and the file, if
+ * present, writable too. Checked at start-up so that the problem is a usage error, not a late one.
+ */
+export function parseWritableFile(where: string, raw: unknown): string {
+  if (typeof raw !== 'string' || raw.trim() === '') throw invalid(where, 'a file path', raw);
+  const dir = path.dirname(path.resolve(raw));
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder`);
+    accessSync(dir, constants.W_OK);
+    if (existsSync(raw)) {
+      if (statSync(raw).isDirectory()) throw new UsageError(`${where}: ${raw} is a folder; give a file path`);
+      accessSync(raw, constants.W_OK);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`${where}: cannot write ${raw} (${(error as Error).message}); give a path in an existing, writable folder`);
+  }
+  return raw;
 }

@@ -10,7 +10,9 @@ import { UsageError } from '../errors.js';
 import type { OptionValue, TaskMeta, TaskOptions } from '../tasks/contract.js';
 import { allTasks, checkModels, resolveTasks } from '../tasks/registry.js';
 import { DEFAULT_MAX_PIXELS } from '../runtime/limits.js';
-import { invalid, parseBoolean, parseInteger, parseKeyValues, parseNumber, parseOption } from '../validate.js';
+import { invalid, parseBoolean, parseChoice, parseHttpUrl, parseInteger, parseKeyValues, parseNumber, parseOption, parseWritableFile } from '../validate.js';
+import { LOG_FORMATS, type LogFormat } from '../observe/logs.js';
+import type { TelemetrySettings } from '../observe/telemetry.js';
 import { parseShard, shardFromEnvironment } from '../pipeline/shard.js';
 import type { TaskRun } from '../pipeline/plan.js';
 import type { Shard } from '../pipeline/types.js';
@@ -18,7 +20,10 @@ import type { Shard } from '../pipeline/types.js';
 export const DEFAULT_TASKS = ['meta'];
 export const DEFAULT_OUT = './imgpipe-out';
 
-export interface RunSettings {
+export const DEFAULT_METRICS_JOB = 'imgpipe';
+export const DEFAULT_METRICS_INTERVAL_SECONDS = 5;
+
+export interface RunSettings extends TelemetrySettings {
   inputs: string[];
   db: string;
   out: string;
@@ -42,6 +47,7 @@ export interface RunSettings {
 export const RUN_KEYS = [
   'inputs', 'tasks', 'db', 'out', 'concurrency', 'threads', 'shard', 'shardCount', 'retryFailed', 'force',
   'maxAttempts', 'timeout', 'maxPixels', 'json', 'quiet', 'followSymlinks', 'failOn', 'config',
+  'metricsFile', 'pushgateway', 'metricsJob', 'metricsInterval', 'logFormat', 'logFile',
 ] as const;
 
 export function camelCase(kebab: string): string {
@@ -171,6 +177,18 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
     }
   }
 
+  const metricsFile = pick('metricsFile') !== undefined ? parseWritableFile(where('metricsFile', '--metrics-file'), pick('metricsFile')) : undefined;
+  const pushgateway = pick('pushgateway') !== undefined ? parseHttpUrl(where('pushgateway', '--pushgateway'), pick('pushgateway')) : undefined;
+  for (const [key, flagName, needs] of [['metricsJob', '--metrics-job', '--pushgateway'], ['metricsInterval', '--metrics-interval', '--metrics-file or --pushgateway']] as const) {
+    const used = key === 'metricsJob' ? pushgateway : metricsFile ?? pushgateway;
+    if (pick(key) !== undefined && used === undefined) throw new UsageError(`${where(key, flagName)} applies to ${needs}, which is not given`);
+  }
+  const metricsJob = pick('metricsJob') !== undefined ? parseMetricsJob(where('metricsJob', '--metrics-job'), pick('metricsJob')) : DEFAULT_METRICS_JOB;
+  const metricsIntervalSeconds =
+    pick('metricsInterval') !== undefined ? parseNumber(where('metricsInterval', '--metrics-interval'), pick('metricsInterval'), 1, 3600) : DEFAULT_METRICS_INTERVAL_SECONDS;
+  const logFormat: LogFormat = pick('logFormat') !== undefined ? parseChoice(where('logFormat', '--log-format'), pick('logFormat'), LOG_FORMATS) : 'text';
+  const logFile = pick('logFile') !== undefined ? parseWritableFile(where('logFile', '--log-file'), pick('logFile')) : undefined;
+
   const flag = (key: string, name: string): boolean => (pick(key) === undefined ? false : parseBoolean(where(key, name), pick(key)));
   return {
     inputs,
@@ -188,5 +206,17 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
     followSymlinks: flag('followSymlinks', '--follow-symlinks'),
     maxPixels: pick('maxPixels') !== undefined ? parseInteger(where('maxPixels', '--max-pixels'), pick('maxPixels'), 1) : DEFAULT_MAX_PIXELS,
     failOn,
+    metricsFile,
+    pushgateway,
+    metricsJob,
+    metricsIntervalSeconds,
+    logFormat,
+    logFile,
   };
+}
+
+/** The Pushgateway's job label, which goes into a URL path: a plain name. */
+function parseMetricsJob(where: string, raw: unknown): string {
+  if (typeof raw !== 'string' || !/^[A-Za-z0-9_.:-]+$/.test(raw)) throw invalid(where, 'a name of letters, digits, _ . : -', raw);
+  return raw;
 }

@@ -1,15 +1,24 @@
 /** `imgpipe run`: scan inputs, keep this shard, and run the tasks, resumably. */
 import { Command, Option } from 'commander';
-import { hostname } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ExitCode } from '../errors.js';
 import { DEFAULT_MAX_PIXELS } from '../runtime/limits.js';
 import { allTasks } from '../tasks/registry.js';
-import { classifyInputs, scanInputs, type ScanProblem } from '../pipeline/sources.js';
+import { classifyInputs, scanInputs, type InputSpec, type ScanProblem } from '../pipeline/sources.js';
+import type { Ledger } from '../pipeline/ledger.js';
+import type { Telemetry } from '../observe/telemetry.js';
 import { formatShard, SHARD_INDEX_VARIABLES } from '../pipeline/shard.js';
 import { DEFAULT_DB, examples, imgpipeVersion, modelCardOption } from './common.js';
-import { DEFAULT_OUT, DEFAULT_TASKS, resolveRunSettings, taskOptionFlag, type RunSettings } from './run-settings.js';
+import {
+  DEFAULT_METRICS_INTERVAL_SECONDS,
+  DEFAULT_METRICS_JOB,
+  DEFAULT_OUT,
+  DEFAULT_TASKS,
+  resolveRunSettings,
+  taskOptionFlag,
+  type RunSettings,
+} from './run-settings.js';
 import { printRunSummary, runCounts, type RunReport } from './run-summary.js';
 
 /** How long in-flight jobs may finish after Ctrl-C before they are abandoned (and stay pending). */
@@ -44,6 +53,12 @@ export function runCommand(): Command {
     .option('--fail-on <tasks>', 'exit 3 when one of these tasks flags an image (nsfw): a gate for CI')
     .option('--json', 'JSON-lines events on stdout instead of progress and summary')
     .option('-q, --quiet', 'no progress and no summary; the exit code tells')
+    .option('--metrics-file <file>', 'Prometheus metrics, rewritten atomically every few seconds and at the end (name it *.prom for node_exporter)')
+    .option('--pushgateway <url>', 'push the same metrics to this Prometheus Pushgateway, grouped by job and shard')
+    .option('--metrics-job <name>', `the Pushgateway's job label (default: ${DEFAULT_METRICS_JOB})`)
+    .option('--metrics-interval <seconds>', `how often metrics are written and pushed (default: ${DEFAULT_METRICS_INTERVAL_SECONDS})`)
+    .option('--log-format <format>', 'text (progress and warnings for people) or json (one object per line, no progress bars) (default: text)')
+    .option('--log-file <file>', 'append the log here instead of stderr')
     .option('--config <file>', 'JSON file with any of these options (camelCase keys); flags win')
     .addOption(modelCardOption());
   for (const task of allTasks()) {
@@ -64,6 +79,9 @@ export function runCommand(): Command {
       'imgpipe run ./photos --tasks meta --retry-failed',
       'imgpipe run ./uploads --tasks nsfw --fail-on nsfw --nsfw-threshold 0.7',
       'imgpipe run ./photos --model-card my-classifier.json --tasks meta,my-classifier',
+      'imgpipe run ./photos --tasks meta --metrics-file /var/lib/node_exporter/textfile/imgpipe.prom',
+      'imgpipe run ./photos --tasks meta --shard-count 8 --pushgateway http://pushgateway:9091',
+      'imgpipe run ./photos --tasks meta --log-format json 2> run.jsonl',
       '',
       'Exit codes: 0 every job done, 1 some failed, 2 usage error, 3 an image flagged (--fail-on),',
       '130 interrupted.',
@@ -82,11 +100,7 @@ async function run(cliInputs: string[], flags: Record<string, unknown>): Promise
   process.env.OMP_THREAD_LIMIT ??= '1';
 
   // Heavy modules load only now, so that --help and usage errors stay instant.
-  const [{ Ledger }, { Scheduler }, { Progress, chooseProgressMode }] = await Promise.all([
-    import('../pipeline/ledger.js'),
-    import('../pipeline/scheduler.js'),
-    import('../pipeline/progress.js'),
-  ]);
+  const [{ Ledger }, { Telemetry }] = await Promise.all([import('../pipeline/ledger.js'), import('../observe/telemetry.js')]);
   const ledger = Ledger.openForWrite(settings.db);
   try {
     ledger.acquireLock();
@@ -103,7 +117,31 @@ async function run(cliInputs: string[], flags: Record<string, unknown>): Promise
     version: imgpipeVersion(),
   });
   const orphans = ledger.resetOrphans();
-  const progress = new Progress(chooseProgressMode(settings, process.stderr.isTTY ?? false), settings.tasks.map((task) => task.meta.name));
+  const telemetry = await Telemetry.open(settings, { runId, shard: formatShard(settings.shard), tasks: settings.tasks.map((task) => task.meta.name), version: imgpipeVersion() });
+  try {
+    return await execute({ settings, specs, ledger, runId, started, orphans, telemetry });
+  } catch (error) {
+    // Metrics and the log still say how it ended: the run's end time and a last line.
+    await telemetry.end({ status: 'failed', durationMs: Date.now() - started, error: (error as Error)?.message ?? String(error) });
+    throw error;
+  }
+}
+
+/** A run whose ledger is open and locked, and whose telemetry is set up. */
+interface RunContext {
+  settings: RunSettings;
+  specs: InputSpec[];
+  ledger: Ledger;
+  runId: number;
+  started: number;
+  /** Jobs left running by a process that died, reset to pending. */
+  orphans: number;
+  telemetry: Telemetry;
+}
+
+async function execute({ settings, specs, ledger, runId, started, orphans, telemetry }: RunContext): Promise<number> {
+  const { Scheduler } = await import('../pipeline/scheduler.js');
+  const { progress, observer } = telemetry;
   const problems: ScanProblem[] = [];
   const scheduler = new Scheduler(
     ledger,
@@ -119,27 +157,28 @@ async function run(cliInputs: string[], flags: Record<string, unknown>): Promise
       graceMs: GRACE_MS,
       maxPixels: settings.maxPixels,
     },
-    progress,
+    observer,
   );
+  telemetry.watch(scheduler);
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals += 1;
     if (signals > 1) process.exit(ExitCode.interrupted);
-    progress.warning(`${signal}: stopping; jobs in flight get ${GRACE_MS / 1000} s, the rest stay pending (again to quit at once)`);
+    observer.warning(`${signal}: stopping; jobs in flight get ${GRACE_MS / 1000} s, the rest stay pending (again to quit at once)`);
     scheduler.stop();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  progress.begin({ runId, db: settings.db, out: settings.out, tasks: settings.tasks.map((t) => t.meta.name), shard: formatShard(settings.shard), threads: settings.threads, host: hostname() });
-  if (orphans > 0) progress.warning(`${orphans} jobs were left running by a process that stopped abruptly; they run again`);
+  telemetry.begin(started, { runId, db: settings.db, out: settings.out, tasks: settings.tasks.map((t) => t.meta.name), shard: formatShard(settings.shard), threads: settings.threads });
+  if (orphans > 0) observer.warning(`${orphans} jobs were left running by a process that stopped abruptly; they run again`);
   const source = scanInputs(specs, {
     followSymlinks: settings.followSymlinks,
     stdin: process.stdin,
     onProblem: (problem) => {
       problems.push(problem);
-      progress.warning(`${problem.source}${problem.line ? `:${problem.line}` : ''}: ${problem.message} (entry skipped)`);
+      observer.warning(`${problem.source}${problem.line ? `:${problem.line}` : ''}: ${problem.message} (entry skipped)`);
     },
   });
   // Writes go out at least this often, and with them the lock's heartbeat that other hosts check.
@@ -149,6 +188,8 @@ async function run(cliInputs: string[], flags: Record<string, unknown>): Promise
   let result;
   try {
     result = await scheduler.run(source);
+    // A stop leaves a producer's stdin open and read, which would keep the process alive.
+    if (result.interrupted) process.stdin.destroy();
     progress.scanFinished();
   } finally {
     clearInterval(heartbeat);
@@ -163,9 +204,11 @@ async function run(cliInputs: string[], flags: Record<string, unknown>): Promise
   const flagged = flaggedCounts(ledger.db, runId, settings.failOn);
   const report: RunReport = { runId, durationMs, mainThreadBusyMs, settings, result, flagged, scanProblems: problems.length, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
   const exitCode = exitCodeOf(report);
-  ledger.finishRun(runId, result.interrupted ? 'interrupted' : 'completed', durationMs, runCounts(report));
+  const counts = runCounts(report);
+  ledger.finishRun(runId, counts.status, durationMs, counts);
   ledger.close();
-  if (settings.json) progress.event('summary', { ...runCounts(report), exitCode });
+  await telemetry.end({ status: result.interrupted ? 'interrupted' : 'completed', durationMs, exitCode, jobs: counts.jobs });
+  if (settings.json) progress.event('summary', { ...counts, exitCode });
   else if (!settings.quiet) printRunSummary(report, process.stdout);
   return exitCode;
 }

@@ -173,3 +173,51 @@ export function* iterateVectors(db: DB, task: string): Generator<StoredVector> {
     yield { key: row.key, sha256: row.sha256, vector: vectorOf(row.vector) };
   }
 }
+
+export interface ImageJobs {
+  imageId: number;
+  key: string;
+  path: string;
+  sha256: string | null;
+  /** The image's jobs, ordered by task; empty for an image recorded before any job was planned. */
+  jobs: JobRecord[];
+}
+
+/**
+ * Streams every image with all its jobs, ordered by key: one pass over the ledger for readers
+ * that look at an image as a whole (the HTML report), without loading the ledger.
+ */
+export function* iterateImageJobs(db: DB): Generator<ImageJobs> {
+  const statement = db.prepare(
+    `SELECT i.id AS imageId, i.key, i.path, i.sha256, j.task, j.state, j.attempts, j.task_version AS taskVersion, j.result, j.artifacts,
+            j.error_code AS errorCode, j.error_message AS errorMessage, j.started_at AS startedAt,
+            j.finished_at AS finishedAt, j.duration_ms AS durationMs
+     FROM images i LEFT JOIN jobs j ON j.image_id = i.id
+     ORDER BY i.key, j.task`,
+  );
+  let current: ImageJobs | undefined;
+  for (const row of statement.iterate() as Iterable<Record<string, unknown>>) {
+    if (current === undefined || current.imageId !== row.imageId) {
+      if (current) yield current;
+      current = { imageId: row.imageId as number, key: row.key as string, path: row.path as string, sha256: row.sha256 as string | null, jobs: [] };
+    }
+    if (row.task === null) continue;
+    const { imageId: _id, result, artifacts, ...job } = row;
+    current.jobs.push({
+      ...(job as unknown as JobRecord),
+      result: result ? JSON.parse(result as string) : null,
+      artifacts: artifacts ? (JSON.parse(artifacts as string) as string[]) : [],
+    });
+  }
+  if (current) yield current;
+}
+
+/** The latest runs, newest first. */
+export function recentRuns(db: DB, limit: number): RunRow[] {
+  return db
+    .prepare(
+      `SELECT id, argv, tasks, shard, host, started_at AS startedAt, ended_at AS endedAt, status, duration_ms AS durationMs, counts
+       FROM runs ORDER BY id DESC LIMIT ?`,
+    )
+    .all(limit) as RunRow[];
+}

@@ -21,6 +21,10 @@ export class TaskPool {
   private destroyed = false;
   private interrupted = false;
   private readonly running = new Set<AbortController>();
+  /** For utilization: when the first job started, time spent in jobs, and when the pool ended. */
+  private startedAt: number | undefined;
+  private busyMs = 0;
+  private endedAt: number | undefined;
 
   constructor(
     readonly size: number,
@@ -30,6 +34,7 @@ export class TaskPool {
 
   /** Threads start on the first job, so a run with nothing to do starts none. */
   private ensure(): Piscina {
+    this.startedAt ??= performance.now();
     this.pool ??= new Piscina({
       filename: WORKER_ENTRY,
       // More threads start only when jobs wait for one: a pool that is rarely busy stays small.
@@ -63,6 +68,7 @@ export class TaskPool {
       }
       return { ok: false, code: 'E_WORKER_CRASH', message: `worker died: ${oneLine((error as Error)?.message ?? String(error))}`, durationMs };
     } finally {
+      this.busyMs += performance.now() - started;
       clearTimeout(timer);
       this.running.delete(controller);
     }
@@ -74,8 +80,20 @@ export class TaskPool {
     for (const controller of this.running) controller.abort();
   }
 
+  /**
+   * Mean busy fraction of the pool's threads from its first job to now (or to its end): time in
+   * finished jobs over size x elapsed time; 0 before the first job. (Piscina 5's own
+   * `utilization` mixes milliseconds and seconds, hence this.)
+   */
+  get utilization(): number {
+    if (this.startedAt === undefined) return 0;
+    const elapsed = (this.endedAt ?? performance.now()) - this.startedAt;
+    return elapsed > 0 ? Math.min(1, this.busyMs / (this.size * elapsed)) : 0;
+  }
+
   async destroy(): Promise<void> {
     this.destroyed = true;
+    this.endedAt ??= performance.now();
     await this.pool?.destroy();
   }
 }

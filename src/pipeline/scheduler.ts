@@ -42,6 +42,10 @@ export interface JobEvent {
   message?: string;
   attempt: number;
   durationMs: number;
+  /** Size of the image as this try read it; absent when nothing was read. */
+  bytesRead?: number;
+  /** Artefacts written by a done job. */
+  bytesWritten?: number;
 }
 
 /** What the scheduler tells the outside world (progress bars, JSON events, logs). */
@@ -60,6 +64,17 @@ export interface TaskCounts {
   retries: number;
   alreadyDone: number;
   alreadyFailed: number;
+}
+
+/** One task's situation at a moment, for monitoring (metrics): pulled, so it costs nothing unless read. */
+export interface TaskStats {
+  counts: TaskCounts;
+  /** Jobs ready to start, waiting for a worker or for the thread budget. */
+  queued: number;
+  running: number;
+  poolSize: number;
+  /** See TaskPool.utilization. */
+  utilization: number;
 }
 
 export interface SchedulerResult {
@@ -167,6 +182,21 @@ export class Scheduler {
       this.ledger.flush();
     }
     return { interrupted: this.stopping, images: this.images, tasks: this.counts, failures: this.failures };
+  }
+
+  stats(): Record<TaskName, TaskStats> {
+    const stats: Record<TaskName, TaskStats> = {};
+    for (const task of this.config.tasks) {
+      const name = task.meta.name;
+      stats[name] = {
+        counts: { ...this.counts[name]! },
+        queued: this.ready.get(name)!.length,
+        running: this.inFlight.get(name)!,
+        poolSize: task.concurrency,
+        utilization: this.pools.get(name)?.utilization ?? 0,
+      };
+    }
+    return stats;
   }
 
   // ---- scanning ---------------------------------------------------------------------------------
@@ -423,7 +453,7 @@ export class Scheduler {
       plan.open.delete(name);
       plan.done.add(name);
       if (this.dependents.has(name)) plan.results.set(name, { result: reply.result, vector });
-      this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'done', attempt: job.attempts, durationMs: reply.durationMs });
+      this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'done', attempt: job.attempts, durationMs: reply.durationMs, bytesRead: reply.input.size, bytesWritten: reply.bytesWritten });
       for (const dependent of this.dependents.get(name) ?? []) this.enqueueIfReady(plan, dependent);
       this.release(plan);
       return;
@@ -433,7 +463,7 @@ export class Scheduler {
       Object.assign(job, { state: 'pending', resultJson: null, vector: null, artifacts: [], errorCode: reply.code, errorMessage: reply.message, startedAt: null });
       this.ledger.writeJob(job);
       this.counts[name]!.retries += 1;
-      this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'retry', code: reply.code, message: reply.message, attempt: job.attempts, durationMs: reply.durationMs });
+      this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'retry', code: reply.code, message: reply.message, attempt: job.attempts, durationMs: reply.durationMs, bytesRead: reply.input?.size });
       const timer = setTimeout(() => {
         this.retryTimers.delete(timer);
         if (this.stopping) return;
@@ -462,7 +492,7 @@ export class Scheduler {
     byCode.count += 1;
     plan.open.delete(name);
     plan.failed.add(name);
-    this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'failed', code, message, attempt: job.attempts, durationMs: job.durationMs ?? 0 });
+    this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'failed', code, message, attempt: job.attempts, durationMs: job.durationMs ?? 0, bytesRead: reply?.input?.size });
     for (const dependent of this.dependents.get(name) ?? []) this.enqueueIfReady(plan, dependent);
     this.release(plan);
   }

@@ -69,6 +69,7 @@ function elapsed(started: number): number {
 export default async function runJob(request: WorkerRequest): Promise<WorkerReply> {
   const started = performance.now();
   let input: InputIdentity | undefined;
+  let bytesWritten = 0;
   try {
     const read = await readInput(request.path);
     input = read.input;
@@ -85,10 +86,10 @@ export default async function runJob(request: WorkerRequest): Promise<WorkerRepl
       options: request.options,
       inputs,
       vectors,
-      artifacts: createArtifactWriter(request.outDir, request.task, request.key),
+      artifacts: createArtifactWriter(request.outDir, request.task, request.key, (bytes) => (bytesWritten += bytes)),
     });
     const vector = ownVector(output.vector);
-    return transferring({ ok: true, result: JSON.stringify(output.result ?? null), artifacts: [...(output.artifacts ?? [])], ...(vector ? { vector } : {}), input, durationMs: elapsed(started) });
+    return transferring({ ok: true, result: JSON.stringify(output.result ?? null), artifacts: [...(output.artifacts ?? [])], ...(vector ? { vector } : {}), input, bytesWritten, durationMs: elapsed(started) });
   } catch (error) {
     return { ok: false, ...classifyError(error), input, durationMs: elapsed(started) };
   }

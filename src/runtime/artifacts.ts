@@ -53,7 +53,8 @@ export async function writeAtomically(finalPath: string, data: Buffer | string):
   }
 }
 
-export function createArtifactWriter(outDir: string, task: string, key: string): ArtifactWriter {
+/** `onWritten` hears the size of each artefact written, for the run's byte counts. */
+export function createArtifactWriter(outDir: string, task: string, key: string, onWritten?: (bytes: number) => void): ArtifactWriter {
   const relative = safeRelativePath(key);
   return {
     async write(data, suffix, options = {}) {
@@ -64,6 +65,7 @@ export function createArtifactWriter(outDir: string, task: string, key: string):
         throw new TaskError('E_WRITE', `refusing to write outside --out: ${relativeToOut}`);
       }
       await writeAtomically(finalPath, data);
+      onWritten?.(typeof data === 'string' ? Buffer.byteLength(data) : data.length);
       return relativeToOut;
     },
   };
