@@ -5,8 +5,11 @@
  * jobs in flight (--in-flight changes that, for experiments).
  *
  *   node bench/bare-loop.js --corpus DIR --out DIR --threads N [--task meta | --model-card FILE]
- *                           [--in-flight K] [--option KEY=VALUE ...]
+ *                           [--in-flight K] [--worker-threads T] [--option KEY=VALUE ...]
  *
+ * --worker-threads (default 1) is the native threads each worker's job may use (imgpipe's
+ * threadsPerJob, handed to the task as `context.threads`: onnxruntime's intra-op threads); it is
+ * how the concurrency suite runs 1 worker x 2 threads, which imgpipe has no flag for.
  * Every job gets the task's option defaults, as `imgpipe run` gives them when no option flag is
  * set; --option (repeatable) overrides one, by the option's own name: `--task faces --option
  * model=fast` is what `imgpipe run --tasks faces --faces-model fast` runs. Values are converted
@@ -35,6 +38,7 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     task: { type: 'string', default: 'meta' },
     'in-flight': { type: 'string' },
+    'worker-threads': { type: 'string', default: '1' },
     option: { type: 'string', multiple: true, default: [] },
     'model-card': { type: 'string' },
     'inputs-db': { type: 'string' },
@@ -111,7 +115,7 @@ const pool = new Piscina({
   maxThreads: threads,
   idleTimeout: 30_000,
   concurrentTasksPerWorker: 1,
-  workerData: { threads: 1, maxPixels: DEFAULT_MAX_PIXELS, config: task.workerConfig },
+  workerData: { threads: Number(values['worker-threads']), maxPixels: DEFAULT_MAX_PIXELS, config: task.workerConfig },
 });
 let next = 0;
 let done = 0;
@@ -147,6 +151,7 @@ process.stdout.write(
     event: 'bare-summary',
     task: task.name,
     threads,
+    workerThreads: Number(values['worker-threads']),
     inFlight,
     files: files.length,
     done,

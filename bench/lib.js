@@ -3,9 +3,12 @@
  * machine description, progress lines and number formatting. Plain ESM, no build step.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
+import sharp from 'sharp';
+import { peerVersions } from './peers.js';
 
 export const ROOT = new URL('..', import.meta.url);
 export const ROOT_DIR = decodeURIComponent(ROOT.pathname).replace(/\/$/, '');
@@ -71,6 +74,44 @@ export function runNode(args, { cwd = ROOT_DIR, env = process.env, onJson } = {}
   });
 }
 
+/**
+ * Runs any program (a peer tool) under GNU time, spawn to exit: { code, wallMs, maxRssMb, tail }.
+ * maxRssMb is the largest resident set of the process or of any descendant it waited for (under
+ * `parallel`, the largest single job, not their sum); null when /usr/bin/time is missing.
+ */
+export function runCommand(command, args, { cwd = ROOT_DIR, env = process.env } = {}) {
+  const timeFile = path.join(os.tmpdir(), `imgpipe-bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const timed = existsSync('/usr/bin/time');
+  const [file, argv] = timed ? ['/usr/bin/time', ['-f', '%M', '-o', timeFile, command, ...args]] : [command, args];
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(file, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const tail = [];
+    const keep = (line) => {
+      if (line.trim() === '') return;
+      tail.push(line);
+      if (tail.length > 40) tail.shift();
+    };
+    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', keep);
+    createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', keep);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+      let maxRssMb = null;
+      if (timed) {
+        try {
+          const kb = Number(readFileSync(timeFile, 'utf8').trim().split('\n').at(-1));
+          if (Number.isFinite(kb)) maxRssMb = Math.round(kb / 1024);
+        } catch {
+          // No figure: reported as unknown.
+        }
+        rmSync(timeFile, { force: true });
+      }
+      resolve({ code, signal, wallMs, maxRssMb, tail: tail.join('\n') });
+    });
+  });
+}
+
 /** Throws a BenchFailure naming the command when a child did not exit 0. */
 export function assertExitedCleanly(what, args, result) {
   if (result.code === 0) return;
@@ -106,7 +147,11 @@ export function describeMachine() {
     totalMemoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     node: process.version,
-    packages: Object.fromEntries(['sharp', 'piscina', 'better-sqlite3'].map((name) => [name, packageVersion(name)])),
+    packages: {
+      ...Object.fromEntries(['sharp', 'piscina', 'better-sqlite3', 'onnxruntime-node', 'tesseract.js', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@techstark/opencv-js'].map((name) => [name, packageVersion(name)])),
+      libvips: sharp.versions.vips,
+    },
+    peers: peerVersions(),
     imgpipe: JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')).version,
     revision: gitRevision(),
     loadAverageAtStart: os.loadavg().map((l) => Math.round(l * 100) / 100),
@@ -159,7 +204,7 @@ export async function timeBareLoop(args, images) {
   const result = await runNode(args, { onJson: (event) => event.event === 'bare-summary' && (summary = event) });
   assertExitedCleanly('bare loop', args, result);
   if (summary?.done !== images) throw new BenchFailure(`bare loop: expected ${images} jobs done, got ${summary?.done}: ${summary?.firstFailure}: node ${args.join(' ')}`);
-  return { imagesPerSecond: summary.jobsPerSecond, maxRssMb: summary.maxRssMb };
+  return { imagesPerSecond: summary.jobsPerSecond, steadyImagesPerSecond: summary.steadyJobsPerSecond, maxRssMb: summary.maxRssMb };
 }
 
 /**

@@ -8,6 +8,10 @@
  *   --out FILE           the report (default BENCHMARKS.md in the repository root)
  *   --results FILE       the raw numbers (default bench/results.json)
  *   --render-only        run nothing: regenerate the report from the results file
+ *   --install-peers      first install the peer tools the preprocess and ocr-peers suites compare
+ *                        against (apt-get: tesseract-ocr imagemagick libvips-tools parallel time;
+ *                        npm into bench/.peers/: sharp-cli), none of which imgpipe needs. Without
+ *                        them those rows say "skipped" with this command.
  *
  * Suites: every .js file in bench/suites/ is one, default-exporting
  *   { name, title, defaults?, run(context) -> data, render(entry) -> markdown, reproduce(entry) -> command }
@@ -23,12 +27,13 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchFailure, describeMachine, log, ROOT_DIR } from './lib.js';
+import { installPeers } from './peers.js';
 
 const SUITES_DIR = new URL('./suites/', import.meta.url);
 const RESULTS_VERSION = 1;
 
 function usage(message) {
-  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--suite NAME] [--sizes N,N] [--repeat N] [--threads N] [--out FILE] [--results FILE] [--render-only]\n`);
+  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--suite NAME] [--sizes N,N] [--repeat N] [--threads N] [--out FILE] [--results FILE] [--render-only] [--install-peers]\n`);
   process.exit(2);
 }
 
@@ -87,6 +92,7 @@ function machineList(machine) {
     `- OS: ${machine.platform}`,
     `- Node: ${machine.node}`,
     `- Packages: ${packages}`,
+    ...(machine.peers ? [`- Peer tools: ${Object.entries(machine.peers).map(([name, version]) => `${name} ${version}`).join(', ')} (\`npm run bench -- --install-peers\`)`] : []),
     `- imgpipe: ${machine.imgpipe}, revision ${machine.revision}`,
     `- Load average (1 / 5 / 15 min) when the run started: ${machine.loadAverageAtStart.join(' / ')} — other work may share the machine, hence medians and same-run baselines`,
   ].join('\n');
@@ -104,6 +110,7 @@ function renderReport(suites, results, previous, resultsName) {
     '',
     '```sh',
     'npm ci                 # once',
+    'npm run bench -- --install-peers   # once, optional: tesseract, ImageMagick, vipsthumbnail, GNU parallel (apt), sharp-cli (bench/.peers)',
     'npm run bench          # every suite, default sizes, 3 repeats',
     ...suites.map((suite) => (results.suites[suite.name] ? `${suite.reproduce(results.suites[suite.name])}` : `npm run bench -- --suite ${suite.name}`)),
     '```',
@@ -149,6 +156,7 @@ async function main() {
         out: { type: 'string', default: 'BENCHMARKS.md' },
         results: { type: 'string', default: 'bench/results.json' },
         'render-only': { type: 'boolean' },
+        'install-peers': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -179,6 +187,7 @@ async function main() {
     log(`wrote ${path.relative(ROOT_DIR, out)} from ${path.relative(ROOT_DIR, resultsFile)} (${Object.keys(results.suites).join(', ') || 'no suites'})`);
     return 0;
   }
+  if (parsed['install-peers']) installPeers();
   if (!existsSync(path.join(ROOT_DIR, 'dist', 'cli.js'))) {
     throw new BenchFailure('dist/ is missing: run `npm run build` first (`npm run bench` does it)');
   }

@@ -272,9 +272,24 @@ export default {
     for (const size of sizes) {
       rows.push(['Peak RSS, imgpipe process incl. worker threads (baseline: bare loop process)', images(size), mb(pick(size, (m) => m.imgpipe.maxRssMb)), mb(pick(size, (m) => m.bare.maxRssMb)), x(pick(size, (m) => m.derived.rssRatio)), '', '']);
     }
+    for (const size of sizes) {
+      rows.push(['Time per job, imgpipe (1000 / jobs/s; baseline: bare loop)', images(size), ms(pick(size, (m) => 1000 / m.imgpipe.jobsPerSecond)), ms(pick(size, (m) => 1000 / m.bare.jobsPerSecond)), x(pick(size, (m) => m.bare.jobsPerSecond / m.imgpipe.jobsPerSecond)), '', '']);
+    }
     if (sizes.length > 1) {
       const small = Math.min(...sizes);
       const large = Math.max(...sizes);
+      const perJob = (size, get) => 1000 / pick(size, get).median;
+      const jobGrowth = perJob(large, (m) => m.imgpipe.jobsPerSecond) / perJob(small, (m) => m.imgpipe.jobsPerSecond);
+      const bareJobGrowth = perJob(large, (m) => m.bare.jobsPerSecond) / perJob(small, (m) => m.bare.jobsPerSecond);
+      rows.push([
+        `Time per job growth, ${images(small)} → ${images(large)} images (ratio of the medians; baseline: the bare loop's)`,
+        `${images(large)} / ${images(small)}`,
+        `${formatNumber(jobGrowth, 2)}×`,
+        `${formatNumber(bareJobGrowth, 2)}×`,
+        `${formatNumber(jobGrowth / bareJobGrowth, 2)}×`,
+        `≤ ${TARGETS.rssGrowth}× (flat)`,
+        met(jobGrowth <= TARGETS.rssGrowth),
+      ]);
       const rssSmall = pick(small, (m) => m.imgpipe.maxRssMb);
       const rssLarge = pick(large, (m) => m.imgpipe.maxRssMb);
       const growth = rssLarge.median / rssSmall.median;

@@ -12,8 +12,12 @@ const background: TaskMeta = {
   version: 1,
   description: 'background removal (IS-Net salient object, or people-only selfie segmentation): cut-out, mask or colour fill at full resolution',
   needs: [],
-  // One single-threaded session per core: images in parallel scale better than threads in one image.
-  concurrency: 'threads',
+  // Single-threaded sessions, one per core up to 4. BENCHMARKS.md, suite concurrency (2 cores):
+  // 2 sessions x 1 intra-op thread beat 1 x 2 by 1.17x at the steady rate, and each extra
+  // session costs about 0.8 GB. The cap of 4 (about 3.5 GB) is derived, not measured on a larger
+  // machine: it keeps a 16-core run from holding 16 sessions (13 GB or more) unless asked
+  // (--concurrency background=N); the other cores go to the run's other tasks.
+  concurrency: 4,
   threadsPerJob: 1,
   timeoutSeconds: 300,
   options: {

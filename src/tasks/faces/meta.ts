@@ -5,6 +5,10 @@ const faces: TaskMeta = {
   version: 1,
   description: 'face detection: boxes in upright original pixels, scores, count, landmarks with the fast model (SSD MobileNetV1 or BlazeFace)',
   needs: [],
+  // One worker per thread of the budget: TensorFlow.js on WebAssembly runs one thread per worker in
+  // Node, so workers are the only way to use the cores. BENCHMARKS.md, suite concurrency: 2 workers
+  // beat 1 by 1.77x at the steady rate on 2 cores (the accurate model); an extra worker costs about
+  // 275 MB, so one per core stays affordable on 16 cores (derived, not measured there).
   concurrency: 'threads',
   threadsPerJob: 1,
   timeoutSeconds: 120,

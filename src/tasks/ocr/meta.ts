@@ -11,6 +11,10 @@ const ocr: TaskMeta = {
   version: 1,
   description: 'text recognition (tesseract.js LSTM): text, confidence, lines and words with boxes, page rotation',
   needs: [],
+  // One worker per thread of the budget: tesseract.js runs one thread per worker, so workers are the
+  // only way to use the cores. BENCHMARKS.md, suite concurrency: 2 workers beat 1 by 1.18x at the
+  // steady rate on 2 cores; an extra worker costs about 50 MB, so one per core stays affordable on
+  // 16 cores (derived, not measured there).
   concurrency: 'threads',
   threadsPerJob: 1,
   timeoutSeconds: 300,
