@@ -39,31 +39,53 @@ export function greyMat(cv: OpenCv, data: Uint8Array, width: number, height: num
   return mat;
 }
 
-/** Gradient magnitude (Sobel, 3x3) as 32-bit floats: edges whatever their polarity. */
-export function gradientMagnitude(cv: OpenCv, grey: Mat): Mat {
+/**
+ * Edge orientation as a two-channel float Mat: m^0.5 * (cos 2t, sin 2t) for a gradient of
+ * magnitude m and angle t, blurred by `sigma`. Doubling the angle makes an edge the same whichever
+ * side is brighter (a logo's outline flips polarity with its background); the square root keeps a
+ * few strong edges from outweighing the shape; the blur gives a placement a few pixels off
+ * partial credit instead of none.
+ */
+export function orientationField(cv: OpenCv, grey: Mat, sigma: number): Mat {
   const gx = new cv.Mat();
   const gy = new cv.Mat();
-  const magnitude = new cv.Mat();
+  const field = new cv.Mat(grey.rows, grey.cols, cv.CV_32FC2);
   try {
     cv.Sobel(grey, gx, cv.CV_32F, 1, 0, 3);
     cv.Sobel(grey, gy, cv.CV_32F, 0, 1, 3);
-    cv.magnitude(gx, gy, magnitude);
-    return magnitude;
+    const x = gx.data32F as Float32Array;
+    const y = gy.data32F as Float32Array;
+    const out = field.data32F as Float32Array;
+    for (let i = 0; i < x.length; i++) {
+      const squared = x[i]! * x[i]! + y[i]! * y[i]!;
+      const k = squared > 1e-6 ? 1 / Math.pow(squared, 0.75) : 0;
+      out[2 * i] = (x[i]! * x[i]! - y[i]! * y[i]!) * k;
+      out[2 * i + 1] = 2 * x[i]! * y[i]! * k;
+    }
+    if (sigma > 0) cv.GaussianBlur(field, field, new cv.Size(0, 0), sigma);
+    return field;
   } finally {
     gx.delete();
     gy.delete();
   }
 }
 
-/** The gradient magnitude stretched to 0-255 bytes, for detectors that take 8-bit images. */
+/** The gradient magnitude (Sobel, 3x3) stretched to 0-255 bytes, for detectors that take 8-bit images. */
 export function gradientImage(cv: OpenCv, grey: Mat): Mat {
-  const magnitude = gradientMagnitude(cv, grey);
+  const gx = new cv.Mat();
+  const gy = new cv.Mat();
+  const magnitude = new cv.Mat();
   const out = new cv.Mat();
   try {
+    cv.Sobel(grey, gx, cv.CV_32F, 1, 0, 3);
+    cv.Sobel(grey, gy, cv.CV_32F, 0, 1, 3);
+    cv.magnitude(gx, gy, magnitude);
     cv.normalize(magnitude, magnitude, 0, 255, cv.NORM_MINMAX);
     magnitude.convertTo(out, cv.CV_8U);
     return out;
   } finally {
+    gx.delete();
+    gy.delete();
     magnitude.delete();
   }
 }
