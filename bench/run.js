@@ -14,8 +14,11 @@
  *                        them those rows say "skipped" with this command.
  *
  * Suites: every .js file in bench/suites/ is one, default-exporting
- *   { name, title, defaults?, run(context) -> data, render(entry) -> markdown, reproduce(entry) -> command }
- * and is picked up by that alone (adding a suite = adding a file). Results are kept per suite
+ *   { name, title, defaults?, run(context) -> data, render(entry) -> markdown, reproduce?(entry) -> command }
+ * and is picked up by that alone (adding a suite = adding a file). `context.workDir` is the
+ * suite's own scratch folder, bench/.work/<name>/, empty at the start and removed after a
+ * successful run (kept after a failure, to look at). `reproduce` defaults to
+ * `npm run bench -- --suite NAME --repeat N`. Results are kept per suite
  * in the results file and the whole report is regenerated from all of them, so re-running one
  * suite leaves the others' sections as they were.
  *
@@ -23,7 +26,7 @@
  * for that suite), 2 on a usage error.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchFailure, describeMachine, log, ROOT_DIR } from './lib.js';
@@ -49,9 +52,10 @@ export async function loadSuites() {
   const suites = [];
   for (const file of files) {
     const suite = (await import(new URL(file, SUITES_DIR).href)).default;
-    for (const field of ['name', 'title', 'run', 'render', 'reproduce']) {
+    for (const field of ['name', 'title', 'run', 'render']) {
       if (!suite?.[field]) throw new Error(`bench/suites/${file}: the default export has no ${field}`);
     }
+    suite.reproduce ??= (entry) => `npm run bench -- --suite ${suite.name} --repeat ${entry.settings.repeat}`;
     suites.push(suite);
   }
   return suites;
@@ -191,9 +195,10 @@ async function main() {
   if (!existsSync(path.join(ROOT_DIR, 'dist', 'cli.js'))) {
     throw new BenchFailure('dist/ is missing: run `npm run build` first (`npm run bench` does it)');
   }
-  const workDir = path.join(ROOT_DIR, 'bench', '.work');
-  await mkdir(workDir, { recursive: true });
   for (const name of names) {
+    const workDir = path.join(ROOT_DIR, 'bench', '.work', name);
+    await rm(workDir, { recursive: true, force: true });
+    await mkdir(workDir, { recursive: true });
     const suite = suites.find((s) => s.name === name);
     const machine = describeMachine();
     const context = {
@@ -205,6 +210,7 @@ async function main() {
     log(`suite ${name}: ${suite.title} (repeat ${repeat}${context.sizes ? `, sizes ${context.sizes.join(',')}` : ''})`);
     const started = performance.now();
     const data = await suite.run(context);
+    await rm(workDir, { recursive: true, force: true });
     const date = new Date().toISOString();
     results.suites[name] = { suite: name, title: suite.title, date, durationSeconds: Math.round((performance.now() - started) / 100) / 10, machine, ...data };
     results.version = RESULTS_VERSION;

@@ -13,7 +13,7 @@
  * as a share of all tasks' sum, and the mean per image.
  */
 import Database from 'better-sqlite3';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { BenchFailure, formatStats, log, markdownTable, ROOT_DIR, stats, timeImgpipeRun } from '../lib.js';
 import { ensurePhotoCorpus } from '../photos.js';
@@ -30,14 +30,8 @@ const VARIANTS = [
 export default {
   name: 'all-tasks',
   title: 'All tasks at once on the photo corpus: throughput, peak RSS, where the time goes',
-  reproduce(entry) {
-    return `npm run bench -- --suite all-tasks --repeat ${entry.settings.repeat}`;
-  },
 
-  async run({ repeat, threads, workDir }) {
-    const work = path.join(workDir, 'all-tasks');
-    await rm(work, { recursive: true, force: true });
-    await mkdir(work, { recursive: true });
+  async run({ repeat, threads, workDir: work }) {
     const corpus = await ensurePhotoCorpus(PHOTOS);
     const { resolveRunSettings } = await import(new URL('../../dist/commands/run-settings.js', import.meta.url).href);
     const settings = resolveRunSettings(['.'], { tasks: ALL.join(','), logosFrom: GALLERY, ...(threads ? { threads: String(threads) } : {}) }, {});
@@ -70,7 +64,6 @@ export default {
       }
       samples.push(sample);
     }
-    await rm(work, { recursive: true, force: true });
     return { settings: { repeat, photos: PHOTOS, threads: settings.threads, pools, variants: VARIANTS }, samples };
   },
 

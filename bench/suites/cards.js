@@ -37,14 +37,8 @@ async function ensureCard() {
 export default {
   name: 'cards',
   title: 'Model cards: a model the user brings (IS-Net as a segmenter card) against a bare loop',
-  reproduce(entry) {
-    return `npm run bench -- --suite cards --repeat ${entry.settings.repeat}`;
-  },
 
-  async run({ repeat, threads, workDir }) {
-    const work = path.join(workDir, 'cards');
-    await rm(work, { recursive: true, force: true });
-    await mkdir(work, { recursive: true });
+  async run({ repeat, threads, workDir: work }) {
     const card = await ensureCard();
     const corpus = await ensureEvalCorpus();
     const size = PHOTOS.length;
@@ -60,7 +54,6 @@ export default {
       },
       () => timeBareLoop([BARE, '--corpus', corpus, '--out', path.join(work, 'bare'), '--threads', String(budget), '--model-card', card], size),
     );
-    await rm(work, { recursive: true, force: true });
     return { settings: { size, repeat, threads: budget }, samples };
   },
 

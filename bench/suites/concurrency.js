@@ -70,14 +70,8 @@ async function alternating(r, steps) {
 export default {
   name: 'concurrency',
   title: 'Concurrency: workers and threads per worker, per model task, on this machine',
-  reproduce(entry) {
-    return `npm run bench -- --suite concurrency --repeat ${entry.settings.repeat}`;
-  },
 
-  async run({ repeat, threads, workDir }) {
-    const work = path.join(workDir, 'concurrency');
-    await rm(work, { recursive: true, force: true });
-    await mkdir(work, { recursive: true });
+  async run({ repeat, threads, workDir: work }) {
     const { resolveRunSettings } = await import(new URL('../../dist/commands/run-settings.js', import.meta.url).href);
     const tasks = [...SINGLE_THREADED.map((t) => t.task), 'background'];
     const settings = resolveRunSettings(['.'], { tasks: tasks.join(','), ...(threads ? { threads: String(threads) } : {}) }, {});
@@ -135,7 +129,6 @@ export default {
       log(`concurrency background, repeat ${r}/${repeat}: bare 1x${budget} ${b.oneByTwo.imagesPerSecond.toFixed(3)}/s ${b.oneByTwo.maxRssMb} MB; bare ${budget}x1 ${b.twoByOne.imagesPerSecond.toFixed(3)}/s ${b.twoByOne.maxRssMb} MB; imgpipe default ${b.default.imagesPerSecond.toFixed(3)}/s ${b.default.maxRssMb} MB`);
       samples.push(sample);
     }
-    await rm(work, { recursive: true, force: true });
     return {
       settings: { repeat, budget, defaults, photos: PHOTOS, backgroundPhotos: BACKGROUND_PHOTOS, pages: PAGES, runtimes: Object.fromEntries(SINGLE_THREADED.map((t) => [t.task, t.runtime])) },
       samples,

@@ -6,7 +6,7 @@
  * the ledger included), and checks that every planted pair is found. The baseline is the exact
  * all-pairs cosine scan in the same JavaScript, timed on a sample of rows and extrapolated.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { BenchFailure, formatNumber, formatStats, log, markdownTable, ROOT_DIR, stats } from '../lib.js';
@@ -111,10 +111,7 @@ export default {
     return `npm run bench -- --suite duplicates --sizes ${entry.settings.sizes.join(',')} --repeat ${entry.settings.repeat}`;
   },
 
-  async run({ sizes, repeat, workDir }) {
-    const work = path.join(workDir, 'duplicates');
-    await rm(work, { recursive: true, force: true });
-    await mkdir(work, { recursive: true });
+  async run({ sizes, repeat, workDir: work }) {
     const samples = {};
     for (const size of sizes) {
       const db = path.join(work, `ledger-${size}.db`);

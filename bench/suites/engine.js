@@ -152,12 +152,9 @@ export default {
     return parts.join(' ');
   },
 
-  async run({ sizes, repeat, threads, workDir }) {
+  async run({ sizes, repeat, threads, workDir: work }) {
     const pool = await imgpipePool(threads);
     log(`engine: imgpipe thread budget ${pool.budget}, meta pool ${pool.poolSize} workers; bare loop: ${pool.poolSize} workers, ${pool.poolSize * 2} jobs in flight`);
-    const work = path.join(workDir, 'engine');
-    await rm(work, { recursive: true, force: true });
-    await mkdir(work, { recursive: true });
 
     const corpora = {};
     for (const size of sizes) corpora[size] = await ensureCorpus(size);
@@ -210,7 +207,6 @@ export default {
         });
       }
     }
-    await rm(work, { recursive: true, force: true });
     return { settings: { sizes, repeat, threadsFlag: threads ?? null, imgpipeThreads: pool.budget, poolSize: pool.poolSize, bareInFlight: pool.poolSize * 2 }, samples };
   },
 

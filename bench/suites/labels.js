@@ -9,7 +9,7 @@
  * labels runs no model of its own (its rules read the prerequisites' results), so its jobs take
  * milliseconds and imgpipe's fixed costs (scan, plan, pool start) weigh more here than anywhere.
  */
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { copyFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ensurePhotoCorpus } from '../photos.js';
@@ -23,14 +23,8 @@ const BARE = 'bench/bare-loop.js';
 export default {
   name: 'labels',
   title: 'labels: imgpipe against a bare loop fed the same prerequisite results',
-  reproduce(entry) {
-    return `npm run bench -- --suite labels --repeat ${entry.settings.repeat}`;
-  },
 
-  async run({ repeat, threads, workDir }) {
-    const work = path.join(workDir, 'labels');
-    await rm(work, { recursive: true, force: true });
-    await mkdir(work, { recursive: true });
+  async run({ repeat, threads, workDir: work }) {
     const corpus = await ensurePhotoCorpus(SIZE);
     const budget = threads ?? (await import('node:os')).availableParallelism();
     const base = path.join(work, 'base.db');
@@ -52,7 +46,6 @@ export default {
       },
       () => timeBareLoop([BARE, '--corpus', corpus, '--out', path.join(work, 'bare'), '--threads', String(budget), '--task', 'labels', '--inputs-db', base], SIZE),
     );
-    await rm(work, { recursive: true, force: true });
     return { settings: { size: SIZE, repeat, threads: budget }, samples };
   },
 

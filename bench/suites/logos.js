@@ -7,7 +7,7 @@
  * ms per image. The set is made with seed 7; the thresholds were tuned on another seed (42), so
  * these figures are not measured on the data they were chosen on.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { LOGO_GALLERY, makeLogoSet, scoreLogos } from '../logo-set.js';
 import { assertExitedCleanly, formatStats, log, markdownTable, ROOT_DIR, runNode, stats } from '../lib.js';
@@ -33,14 +33,8 @@ async function runLogos(set, work) {
 export default {
   name: 'logos',
   title: 'Logos: precision and recall on composited photos',
-  reproduce(entry) {
-    return `npm run bench -- --suite logos --repeat ${entry.settings.repeat}`;
-  },
 
-  async run({ repeat, workDir }) {
-    const work = path.join(workDir, 'logos');
-    await rm(work, { recursive: true, force: true });
-    await mkdir(work, { recursive: true });
+  async run({ repeat, workDir: work }) {
     const set = path.join(ROOT_DIR, 'bench', '.corpus', 'logos', `seed-${SEED}`);
     await rm(set, { recursive: true, force: true });
     const truth = await makeLogoSet({ out: set, seed: SEED });
@@ -54,7 +48,6 @@ export default {
       samples.push({ msPerImage: summary.durationMs / images, imagesPerSecond: images / (summary.durationMs / 1000), maxRssMb: summary.maxRssMb });
       log(`logos, repeat ${r}/${repeat}: precision ${score.precision.toFixed(2)}, recall ${score.recall.toFixed(2)}, ${samples.at(-1).msPerImage.toFixed(0)} ms/image`);
     }
-    await rm(work, { recursive: true, force: true });
     return { settings: { seed: SEED, images, repeat, gallery: truth.gallery, distractors: truth.distractors, photos: truth.photos }, score, samples };
   },
 

@@ -157,12 +157,9 @@ export default {
     return parts.join(' ');
   },
 
-  async run({ sizes, repeat, threads, workDir }) {
+  async run({ sizes, repeat, threads, workDir: work }) {
     if (sizes) log(`models: --sizes is the engine suite's; the models corpus is ${PHOTO_COUNT} photos`);
     const size = PHOTO_COUNT;
-    const work = path.join(workDir, 'models');
-    await rm(work, { recursive: true, force: true });
-    await mkdir(work, { recursive: true });
 
     const corpus = await ensurePhotoCorpus(size);
     const evalCorpus = await ensureEvalCorpus();
@@ -236,7 +233,6 @@ export default {
       log(`models anonymize, repeat ${r}/${repeat}: ${anonymize.imagesPerSecond.toFixed(2)} images/s (faces alone ${facesAlone.imagesPerSecond.toFixed(2)}), ${anonymize.maxRssMb} MB`);
       samples.push(sample);
     }
-    await rm(work, { recursive: true, force: true });
     return {
       settings: {
         size,

@@ -51,14 +51,8 @@ function cerByAngle(texts, transcript, angles) {
 export default {
   name: 'ocr-peers',
   title: 'OCR: imgpipe (tesseract.js) against native tesseract, pages per second and character error rate',
-  reproduce(entry) {
-    return `npm run bench -- --suite ocr-peers --repeat ${entry.settings.repeat}`;
-  },
 
-  async run({ repeat, threads, workDir }) {
-    const work = path.join(workDir, 'ocr-peers');
-    await rm(work, { recursive: true, force: true });
-    await mkdir(work, { recursive: true });
+  async run({ repeat, threads, workDir: work }) {
     const transcript = await readFile(path.join(ROOT_DIR, 'fixtures', 'documents', 'page.txt'), 'utf8');
     const { resolveRunSettings } = await import(new URL('../../dist/commands/run-settings.js', import.meta.url).href);
     const settings = resolveRunSettings(['.'], { tasks: 'ocr', ...(threads ? { threads: String(threads) } : {}) }, {});
@@ -119,7 +113,6 @@ export default {
       log(`ocr-peers ${corpus.id}: CER ${Object.entries(cer).map(([id, byAngle]) => `${id} ${Object.entries(byAngle).map(([a, v]) => `${a}°: ${(v * 100).toFixed(1)} %`).join(', ')}`).join('; ')}`);
       results[corpus.id] = { samples, cer };
     }
-    await rm(work, { recursive: true, force: true });
     return {
       settings: { repeat, threads: settings.threads, pool, psm, dpi, corpora: CORPORA, tesseract: tesseract.version ?? null, tesseractJs: null },
       skipped,

@@ -51,14 +51,8 @@ async function ensureCorpus() {
 export default {
   name: 'ocr',
   title: 'OCR: pages per second against a bare loop, and character error rate',
-  reproduce(entry) {
-    return `npm run bench -- --suite ocr --repeat ${entry.settings.repeat}`;
-  },
 
-  async run({ repeat, threads, workDir }) {
-    const work = path.join(workDir, 'ocr');
-    await rm(work, { recursive: true, force: true });
-    await mkdir(work, { recursive: true });
+  async run({ repeat, threads, workDir: work }) {
     const corpus = await ensureCorpus();
     const transcript = await readFile(path.join(ROOT_DIR, 'fixtures', 'documents', 'page.txt'), 'utf8');
     const { resolveRunSettings } = await import(new URL('../../dist/commands/run-settings.js', import.meta.url).href);
@@ -83,7 +77,6 @@ export default {
       () => timeBareLoop([BARE, '--corpus', corpus, '--out', path.join(work, 'bare'), '--threads', String(pool), '--task', 'ocr'], PAGES),
     );
     log(`ocr: character error rate ${ANGLES.map((a) => `${a}°: ${(cer[a] * 100).toFixed(2)} %`).join(', ')}`);
-    await rm(work, { recursive: true, force: true });
     return { settings: { pages: PAGES, angles: ANGLES, repeat, pool, threads: settings.threads }, cer, samples };
   },
 

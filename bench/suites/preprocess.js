@@ -112,14 +112,8 @@ async function srgbProfile(work) {
 export default {
   name: 'preprocess',
   title: 'Preprocess: imgpipe against bare sharp and the peer CLIs, same job, same corpus',
-  reproduce(entry) {
-    return `npm run bench -- --suite preprocess --repeat ${entry.settings.repeat}`;
-  },
 
-  async run({ repeat, threads, workDir }) {
-    const work = path.join(workDir, 'preprocess');
-    await rm(work, { recursive: true, force: true });
-    await mkdir(work, { recursive: true });
+  async run({ repeat, threads, workDir: work }) {
     const { resolveRunSettings } = await import(new URL('../../dist/commands/run-settings.js', import.meta.url).href);
     const settings = resolveRunSettings(['.'], { tasks: 'preprocess', ...(threads ? { threads: String(threads) } : {}) }, {});
     const pool = settings.tasks[0].concurrency;
@@ -213,7 +207,6 @@ export default {
       }
       samples.push(sample);
     }
-    await rm(work, { recursive: true, force: true });
     return {
       settings: {
         repeat,

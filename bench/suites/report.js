@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ensureCorpus } from '../corpus.js';
@@ -131,14 +131,8 @@ async function folderBytes(dir) {
 export default {
   name: 'report',
   title: 'report: `imgpipe report --html` on 10,000 images',
-  reproduce(entry) {
-    return `npm run bench -- --suite report --repeat ${entry.settings.repeat}`;
-  },
 
-  async run({ repeat, threads, workDir }) {
-    const work = path.join(workDir, 'report');
-    await rm(work, { recursive: true, force: true });
-    await mkdir(work, { recursive: true });
+  async run({ repeat, threads, workDir: work }) {
     const budget = threads ?? (await import('node:os')).availableParallelism();
     const corpus = await ensureCorpus(SIZE);
     const db = path.join(work, 'meta.db');
@@ -176,7 +170,6 @@ export default {
       photoSamples.push({ msPerPhoto: (measured.inside * 1000) / measured.images, photos: measured.images });
       await rm(html, { recursive: true, force: true });
     }
-    await rm(work, { recursive: true, force: true });
     return { settings: { size: SIZE, repeat, threads: budget, target: TARGET_SECONDS }, samples, photoSamples, gallery };
   },
 

@@ -50,13 +50,8 @@ async function ensureManifest(corpus) {
 export default {
   name: 'scan',
   title: `Scan: ${formatNumber(FILES, 0)} files and a ${formatNumber(LINES, 0)}-line manifest, time and peak RSS`,
-  reproduce(entry) {
-    return `npm run bench -- --suite scan --repeat ${entry.settings.repeat}`;
-  },
 
-  async run({ repeat, threads, workDir }) {
-    const work = path.join(workDir, 'scan');
-    await rm(work, { recursive: true, force: true });
+  async run({ repeat, threads, workDir: work }) {
     await mkdir(path.join(work, 'empty'), { recursive: true });
     const corpus = await ensureCorpus(FILES);
     const manifest = await ensureManifest(corpus);
@@ -101,7 +96,6 @@ export default {
       samples.push(m);
       log(`scan, repeat ${r}/${repeat}: start-up ${(m.startup.wallMs / 1000).toFixed(2)} s ${m.startup.maxRssMb} MB; ${FILES} files ${(m.directory.wallMs / 1000).toFixed(2)} s ${m.directory.maxRssMb} MB (bare ${(m.bareDirectory.wallMs / 1000).toFixed(2)} s); ${LINES} lines ${(m.manifest.wallMs / 1000).toFixed(2)} s ${m.manifest.maxRssMb} MB (bare ${(m.bareManifest.wallMs / 1000).toFixed(2)} s)`);
     }
-    await rm(work, { recursive: true, force: true });
     return { settings: { repeat, files: FILES, lines: LINES, shard: SHARD, threads: threads ?? null }, samples };
   },
 
