@@ -7,12 +7,17 @@ export interface Box {
   height: number;
 }
 
-export function iou(a: Box, b: Box): number {
+/** Area the two boxes share. */
+export function intersection(a: Box, b: Box): number {
   const left = Math.max(a.x, b.x);
   const top = Math.max(a.y, b.y);
   const right = Math.min(a.x + a.width, b.x + b.width);
   const bottom = Math.min(a.y + a.height, b.y + b.height);
-  const overlap = Math.max(0, right - left) * Math.max(0, bottom - top);
+  return Math.max(0, right - left) * Math.max(0, bottom - top);
+}
+
+export function iou(a: Box, b: Box): number {
+  const overlap = intersection(a, b);
   const union = a.width * a.height + b.width * b.height - overlap;
   return union > 0 ? overlap / union : 0;
 }

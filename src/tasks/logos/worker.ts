@@ -4,7 +4,7 @@
  * in the same place is one detection, method `visual+text`.
  */
 import path from 'node:path';
-import type { Box } from '../../runtime/boxes.js';
+import { intersection, type Box } from '../../runtime/boxes.js';
 import { openImage, uprightSize } from '../../runtime/image.js';
 import { loadOpenCv, type OpenCv } from '../../runtime/opencv.js';
 import type { Handler, JobInput, WorkerContext } from '../contract.js';
@@ -40,9 +40,7 @@ interface OcrResult {
 
 /** Whether two boxes share more than half of the smaller one. */
 function samePlace(a: Box, b: Box): boolean {
-  const width = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
-  const height = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
-  return width > 0 && height > 0 && width * height > 0.5 * Math.min(a.width * a.height, b.width * b.height);
+  return intersection(a, b) > 0.5 * Math.min(a.width * a.height, b.width * b.height);
 }
 
 async function loadGallery(cv: OpenCv, dir: string): Promise<Gallery> {
