@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
+import sharp from '../runtime/sharp.js';
 import { openImage, uprightSize } from '../runtime/image.js';
 import { writeAtomically } from '../runtime/artifacts.js';
 

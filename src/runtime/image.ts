@@ -2,7 +2,7 @@
  * How tasks open images: one place that sets sharp's decoding policy, so every task treats
  * a truncated file, a bomb, an oversize image or an SVG the same way.
  */
-import sharp, { type Sharp } from 'sharp';
+import sharp, { type Sharp } from './sharp.js';
 import { TaskError } from '../tasks/contract.js';
 import { pixelLimit } from './limits.js';
 

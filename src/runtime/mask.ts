@@ -7,7 +7,7 @@
  * Memory: the only full-size buffers are one byte per pixel of alpha and what libvips streams;
  * no full-size float copy is ever made.
  */
-import sharp from 'sharp';
+import sharp from './sharp.js';
 import { openImage } from './image.js';
 import type { Placement } from './tensor.js';
 

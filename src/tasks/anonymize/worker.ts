@@ -3,7 +3,7 @@
  * strength and pixel size scale with the face, so a large face is as unrecognisable as a small
  * one. Decoded once; each region is processed from the decoded pixels.
  */
-import sharp, { type OverlayOptions } from 'sharp';
+import sharp, { type OverlayOptions } from '../../runtime/sharp.js';
 import type { Handler, JobInput } from '../contract.js';
 import { TaskError } from '../contract.js';
 import { openImage } from '../../runtime/image.js';

@@ -21,7 +21,7 @@
  *   the old check (thin-edge correlation) ranked it first for 21, the aligned orientation score
  *   finds 31 with no false detection at the default threshold (worker.ts keeps one brand a place).
  */
-import sharp from 'sharp';
+import sharp from '../../runtime/sharp.js';
 import type { Box } from '../../runtime/boxes.js';
 import { openImage } from '../../runtime/image.js';
 import { gradientImage, greyMat, orientationField, type Mat, type OpenCv } from '../../runtime/opencv.js';

@@ -7,7 +7,7 @@
 import { mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
+import sharp from '../../runtime/sharp.js';
 import type { Handler, JobInput } from '../contract.js';
 import { TaskError } from '../contract.js';
 import { openImage } from '../../runtime/image.js';
