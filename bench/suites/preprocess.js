@@ -46,7 +46,9 @@ const SAME_PICTURE = 4;
 const QUICK = process.env.BENCH_QUICK === '1';
 const CORPORA = [
   { id: 'camera', width: 3000, height: 2000, count: QUICK ? 8 : 64, label: '3000x2000 camera-like JPEGs (6 MP, 1.4-1.7 MB each)' },
-  { id: 'small', width: 640, height: 480, count: QUICK ? 16 : 200, label: '640x480 JPEGs' },
+  // A thousand, as a pile of web-sized images comes: on a few hundred the fixed start-up of each
+  // tool (measured on its own below) would weigh more than the work per image.
+  { id: 'small', width: 640, height: 480, count: QUICK ? 16 : 1000, label: '640x480 JPEGs' },
 ];
 
 const TOOLS = [
@@ -135,11 +137,19 @@ export default {
         await rm(db, { force: true });
         const args = [IMGPIPE, 'run', corpus.dir, '--tasks', 'preprocess', '--db', db, '--out', out, '--json', ...(threads ? ['--threads', String(threads)] : [])];
         let summary;
-        const result = await runNode(args, { onJson: (event) => event.event === 'summary' && (summary = event) });
+        let runStart;
+        let firstResult;
+        const result = await runNode(args, {
+          onJson: (event) => {
+            if (event.event === 'summary') summary = event;
+            else if (event.event === 'run-start') runStart = Date.parse(event.time);
+            else if (event.event === 'job') firstResult ??= Date.parse(event.time);
+          },
+        });
         assertExitedCleanly('imgpipe run --tasks preprocess', args, result);
         if (summary?.jobs?.done !== files.length) throw new BenchFailure(`imgpipe: expected ${files.length} jobs done, got ${JSON.stringify(summary?.jobs)}`);
         // Its outputs keep the key's folders (none here) under OUT/preprocess/.
-        return { wallMs: result.wallMs, maxRssMb: summary.maxRssMb, outputs: path.join(out, 'preprocess') };
+        return { wallMs: result.wallMs, maxRssMb: summary.maxRssMb, firstResultMs: firstResult - runStart, outputs: path.join(out, 'preprocess') };
       }
       if (id === 'sharp') {
         const args = ['bench/sharp-loop.js', '--corpus', corpus.dir, '--out', out, '--in-flight', String(pool)];
@@ -190,15 +200,22 @@ export default {
       }
     }
 
+    // Start-up: the same commands on an empty folder, spawn -> exit: what every run pays once.
+    const empty = { dir: path.join(work, 'empty'), files: [], count: 0 };
+    await mkdir(empty.dir, { recursive: true });
+
     const samples = [];
     for (let r = 1; r <= repeat; r++) {
-      const sample = { repeat: r, corpora: {} };
+      const sample = { repeat: r, corpora: {}, startup: {} };
+      for (const id of r % 2 ? ['imgpipe', 'sharp'] : ['sharp', 'imgpipe']) {
+        sample.startup[id] = { wallMs: (await runTool(id, empty, path.join(work, 'out', id))).wallMs };
+      }
       for (const corpus of corpora) {
         const order = available.map((_, i) => available[(i + r - 1) % available.length]);
         const runs = {};
         for (const tool of order) {
           const run = await runTool(tool.id, corpus, path.join(work, 'out', tool.id));
-          runs[tool.id] = { wallMs: run.wallMs, imagesPerSecond: corpus.count / (run.wallMs / 1000), maxRssMb: run.maxRssMb };
+          runs[tool.id] = { wallMs: run.wallMs, imagesPerSecond: corpus.count / (run.wallMs / 1000), maxRssMb: run.maxRssMb, ...(run.firstResultMs !== undefined ? { firstResultMs: run.firstResultMs } : {}) };
         }
         for (const tool of available) runs[tool.id].vsSharp = runs[tool.id].imagesPerSecond / runs.sharp.imagesPerSecond;
         for (const tool of available) if (tool.id !== 'imgpipe') runs[tool.id].imgpipeOver = runs.imgpipe.imagesPerSecond / runs[tool.id].imagesPerSecond;
@@ -233,6 +250,11 @@ export default {
       `The job: auto-orient, convert any ICC profile to sRGB, fit inside ${FIT}x${FIT} without enlarging, JPEG quality 85, metadata stripped. imgpipe runs ${settings.pool} workers on \`--threads ${settings.threads}\`; the sharp loop keeps ${settings.pool} images in flight with one libvips thread each; the CLIs run under \`parallel -j${settings.parallelJobs}\` (one process per file) or, for sharp-cli, as one process. Every time is spawn → exit, process start-up included for every tool. Median of ${settings.repeat} runs [min–max]; the tools run in an order that rotates every repeat, and ratios are computed within a repeat.`,
       '',
     ];
+    const startup = (tool) => formatStats(stats(samples.map((s) => s.startup?.[tool]?.wallMs / 1000).filter(Number.isFinite)), { unit: 's', digits: 2 });
+    lines.push(
+      `Start-up, spawn → exit on an empty folder (part of every figure below, paid once a run): imgpipe ${startup('imgpipe')} (Node, its modules, the ledger), the sharp loop ${startup('sharp')} (Node and sharp). imgpipe's worker threads start with the first job and load sharp there: from the run's start to its first result took ${formatStats(stats(samples.flatMap((s) => Object.values(s.corpora).map((c) => c.imgpipe?.firstResultMs / 1000)).filter(Number.isFinite)), { unit: 's', digits: 2 })} (every corpus and repeat).`,
+      '',
+    );
     for (const corpus of settings.corpora) {
       const rows = [];
       for (const tool of tools) {
