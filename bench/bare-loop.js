@@ -29,6 +29,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { peakRssMb } from '../dist/observe/peak-memory.js';
 import { Piscina } from 'piscina';
 
 const { values } = parseArgs({
@@ -165,7 +166,7 @@ process.stdout.write(
     firstDoneMs: replies[0] ?? null,
     lastDoneMs: replies[replies.length - 1] ?? null,
     steadyJobsPerSecond,
-    maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    maxRssMb: peakRssMb(),
   })}\n`,
 );
 process.exitCode = failed > 0 ? 1 : 0;

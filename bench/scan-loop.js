@@ -13,6 +13,7 @@ import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { peakRssMb } from '../dist/observe/peak-memory.js';
 
 const { values } = parseArgs({ options: { dir: { type: 'string' }, manifest: { type: 'string' } } });
 if (!values.dir === !values.manifest) {
@@ -54,4 +55,4 @@ for (const stat of pending) {
   await stat;
   files += 1;
 }
-process.stdout.write(`${JSON.stringify({ event: 'scan-summary', files, wallMs: performance.now() - started, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`);
+process.stdout.write(`${JSON.stringify({ event: 'scan-summary', files, wallMs: performance.now() - started, maxRssMb: peakRssMb() })}\n`);

@@ -15,6 +15,7 @@ import { readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { peakRssMb } from '../dist/observe/peak-memory.js';
 import sharp from 'sharp';
 
 const { values } = parseArgs({
@@ -71,7 +72,7 @@ process.stdout.write(
     vipsThreads: sharp.concurrency(),
     wallMs,
     jobsPerSecond: done / (wallMs / 1000),
-    maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    maxRssMb: peakRssMb(),
   })}\n`,
 );
 process.exitCode = failed > 0 ? 1 : 0;

@@ -7,6 +7,7 @@ import { DEFAULT_MAX_PIXELS } from '../runtime/limits.js';
 import { allTasks } from '../tasks/registry.js';
 import { classifyInputs, scanInputs, type InputSpec, type ScanProblem } from '../pipeline/sources.js';
 import type { Ledger } from '../pipeline/ledger.js';
+import { peakRssMb } from '../observe/peak-memory.js';
 import type { Telemetry } from '../observe/telemetry.js';
 import { formatShard, SHARD_INDEX_VARIABLES } from '../pipeline/shard.js';
 import { DEFAULT_DB, examples, imgpipeVersion, modelCardOption } from './common.js';
@@ -202,7 +203,7 @@ async function execute({ settings, specs, ledger, runId, started, orphans, telem
   const { flaggedCounts } = await import('../pipeline/ledger-queries.js');
   ledger.flush();
   const flagged = flaggedCounts(ledger.db, runId, settings.failOn);
-  const report: RunReport = { runId, durationMs, mainThreadBusyMs, settings, result, flagged, scanProblems: problems.length, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
+  const report: RunReport = { runId, durationMs, mainThreadBusyMs, settings, result, flagged, scanProblems: problems.length, maxRssMb: peakRssMb() };
   const exitCode = exitCodeOf(report);
   const counts = runCounts(report);
   ledger.finishRun(runId, counts.status, durationMs, counts);
