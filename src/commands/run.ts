@@ -101,8 +101,8 @@ async function run(cliInputs: string[], flags: Record<string, unknown>): Promise
   process.env.OMP_THREAD_LIMIT ??= '1';
 
   // Heavy modules load only now, so that --help and usage errors stay instant.
-  const [{ Ledger }, { Telemetry }] = await Promise.all([import('../pipeline/ledger.js'), import('../observe/telemetry.js')]);
-  const ledger = Ledger.openForWrite(settings.db);
+  const [{ Ledger, RUN_PAGE_CACHE_KB }, { Telemetry }] = await Promise.all([import('../pipeline/ledger.js'), import('../observe/telemetry.js')]);
+  const ledger = Ledger.openForWrite(settings.db, { pageCacheKb: RUN_PAGE_CACHE_KB });
   try {
     ledger.acquireLock();
   } catch (error) {

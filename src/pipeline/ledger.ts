@@ -83,6 +83,15 @@ export interface JobWrite {
   durationMs: number | null;
 }
 
+/**
+ * SQLite's page cache for `run`, in KiB. better-sqlite3 builds SQLite with 16 MB, which a run
+ * filled as the ledger grew (peak RSS +16 MB from 1,000 to 30,000 images); a run appends, and
+ * reads only the index pages of the folder being scanned, so 2 MB (SQLite's own default) costs
+ * it nothing measurable. `merge` keeps the 16 MB: it inserts other ledgers' keys all over the
+ * index, and ran 10 % slower with 2 MB (30,000 images).
+ */
+export const RUN_PAGE_CACHE_KB = 2_000;
+
 const LOCK_STALE_MS = 30_000;
 const HEARTBEAT_MS = 5_000;
 const FLUSH_SIZE = 1_000;
@@ -173,8 +182,8 @@ export class Ledger {
     readonly file: string,
   ) {}
 
-  /** Opens (creating if needed) for `run` and `merge`. */
-  static openForWrite(file: string): Ledger {
+  /** Opens (creating if needed) for `run` and `merge`; `pageCacheKb` replaces SQLite's page cache size. */
+  static openForWrite(file: string, options: { pageCacheKb?: number } = {}): Ledger {
     const dir = path.dirname(path.resolve(file));
     if (!existsSync(dir)) {
       try {
@@ -191,6 +200,7 @@ export class Ledger {
       const version = checkIdentity(db, file);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
+      if (options.pageCacheKb !== undefined) db.pragma(`cache_size = -${options.pageCacheKb}`);
       if (version < SCHEMA_VERSION) {
         db.transaction(() => {
           // Read again under the write lock: a process starting at the same moment may have migrated it.

@@ -274,12 +274,20 @@ export function dominantColours(
 }
 
 /**
+ * The fine histogram (512 KB), reused by every call on this thread: a fresh one per image was
+ * most of what the meta task allocated, garbage that piled up in the worker threads' malloc
+ * arenas between collections (peak RSS grew with the length of a run). Only accumulate's
+ * caller reads it, synchronously, and keeps nothing of it.
+ */
+let fineHistogram: Uint32Array | undefined;
+
+/**
  * Counts opaque pixels into a 2^(3*FINE_BITS)-bin histogram stored as interleaved
  * [count, sumR, sumG, sumB] per bin. Uint32 sums cannot overflow: a bin would need 16 million
  * samples.
  */
 function accumulate(rgba: Uint8Array | Buffer, width: number, height: number): { histogram: Uint32Array; total: number } {
-  const histogram = new Uint32Array((1 << (3 * FINE_BITS)) * 4);
+  const histogram = (fineHistogram ??= new Uint32Array((1 << (3 * FINE_BITS)) * 4)).fill(0);
   const shift = 8 - FINE_BITS;
   // A square stride keeps the sample spread over the whole frame rather than the top rows.
   const step = Math.max(1, Math.ceil(Math.sqrt((width * height) / MAX_SAMPLES)));
