@@ -39,7 +39,10 @@ export interface TaskMeta {
    * number for tasks whose workers are heavy (a model's memory), capped by the budget.
    */
   readonly concurrency: number | 'threads';
-  /** Native threads one job keeps busy; counted against the run's `--threads` budget. */
+  /**
+   * Native threads one job keeps busy, on average; counted against the run's `--threads` budget.
+   * May be a fraction (0.5) for jobs that wait on I/O and hand-offs for part of their time.
+   */
   readonly threadsPerJob: number;
   /** Default per-job time limit. */
   readonly timeoutSeconds: number;
