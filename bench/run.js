@@ -25,6 +25,7 @@
  * Progress goes to stderr. Exits 1 when a measured command fails (the report is not touched
  * for that suite), 2 on a usage error.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -102,6 +103,25 @@ function machineList(machine) {
   ].join('\n');
 }
 
+/**
+ * From this commit on, imgpipe and the bare loops report their own peak RSS (VmHWM). Before it
+ * they reported getrusage's maxrss, which on Linux keeps the parent's resident size at the fork:
+ * every Node process the harness spawned reported at least the harness's own size then.
+ */
+const OWN_PEAK_RSS_SINCE = '763ce6e';
+
+function reportsOwnPeakRss(revision) {
+  try {
+    execFileSync('git', ['merge-base', '--is-ancestor', OWN_PEAK_RSS_SINCE, String(revision).split(' ')[0]], { cwd: ROOT_DIR, stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const INHERITED_RSS_CAVEAT =
+  '**Peak RSS in this section is not reliable:** it was measured before imgpipe and the bare loops read their own peak (VmHWM). Their figures then also counted the bench harness\'s size when it spawned them (about 250-400 MB), so any RSS up to that size is a floor, not a measurement, and differences between such figures (memory per extra worker) may be understated. Peer tools, measured by GNU time, are not affected. Times and ratios are.';
+
 function renderReport(suites, results, previous, resultsName) {
   const entries = Object.values(results.suites);
   const latest = entries.reduce((a, b) => (a && a.date > b.date ? a : b), undefined);
@@ -127,13 +147,16 @@ function renderReport(suites, results, previous, resultsName) {
     known.add(suite.name);
     const entry = results.suites[suite.name];
     if (entry) {
+      const body = suite.render(entry);
+      const caveat = /RSS/.test(body) && !reportsOwnPeakRss(entry.machine.revision) ? [INHERITED_RSS_CAVEAT, ''] : [];
       lines.push(
         sectionStart(suite.name),
         `## ${suite.title}`,
         '',
         `Measured ${entry.date} on ${machineLine(entry.machine)}, imgpipe ${entry.machine.imgpipe} at ${entry.machine.revision}. Reproduce: \`${suite.reproduce(entry)}\``,
         '',
-        suite.render(entry),
+        ...caveat,
+        body,
         sectionEnd(suite.name),
         '',
       );
