@@ -4,12 +4,6 @@ import { allTasks } from '../tasks/registry.js';
 import { taskOptionFlag } from './run-settings.js';
 import { examples, modelCardOption } from './common.js';
 
-/** 'one per thread', 'two per thread': how many workers the budget's threads give by default. */
-function perThread(threadsPerJob: number): string {
-  const workers = 1 / threadsPerJob;
-  return Number.isInteger(workers) && workers <= 4 ? `${['one', 'two', 'three', 'four'][workers - 1]} per thread` : `${workers.toFixed(1)} per thread`;
-}
-
 export function tasksCommand(): Command {
   return new Command('tasks')
     .summary('list the tasks, their versions, prerequisites and options')
@@ -41,7 +35,7 @@ export function tasksCommand(): Command {
       const blocks = tasks.map((task) => {
         const head = `${task.name} (version ${task.version}) - ${task.description}`;
         const uses = task.uses.length ? `; uses ${task.uses.join(', ')} when the run includes it` : '';
-        const facts = `  needs: ${task.needs.length ? task.needs.join(', ') : 'nothing'}${uses}; default concurrency ${task.concurrency === 'threads' ? perThread(task.threadsPerJob) : task.concurrency}; timeout ${task.timeoutSeconds} s`;
+        const facts = `  needs: ${task.needs.length ? task.needs.join(', ') : 'nothing'}${uses}; default concurrency ${task.concurrency === 'threads' ? `${Number((1 / task.threadsPerJob).toFixed(2))} per thread` : task.concurrency}; timeout ${task.timeoutSeconds} s`;
         const options = task.options.map((o) => `  ${o.flag} <${o.type === 'enum' ? o.values!.join('|') : o.type}>  ${o.description} (default: ${o.default === '' ? 'none' : String(o.default)})`);
         return [head, facts, ...options].join('\n');
       });
