@@ -148,6 +148,7 @@ function renderReport(suites, results, previous, resultsName) {
     const entry = results.suites[suite.name];
     if (entry) {
       const body = suite.render(entry);
+      // Only sections that show an RSS figure get the caveat; the others have nothing it applies to.
       const caveat = /RSS/.test(body) && !reportsOwnPeakRss(entry.machine.revision) ? [INHERITED_RSS_CAVEAT, ''] : [];
       lines.push(
         sectionStart(suite.name),
