@@ -19,7 +19,7 @@ export interface WorkerRequest {
 
 export type WorkerReply =
   /** `result` is JSON text: serialised in the worker so that the main thread only stores it. */
-  /** `vector`: float32 values, its buffer transferred (not copied, not JSON) to the main thread. */
+  /** `vector`: float32 values, cloned (not JSON) to the main thread. */
   /** `bytesWritten`: the artefacts' total size, known only here where they are written. */
   | { ok: true; result: string; artifacts: string[]; vector?: Float32Array; input: InputIdentity; bytesWritten: number; durationMs: number }
   | { ok: false; code: ErrorCode; message: string; input?: InputIdentity; durationMs: number };
