@@ -28,6 +28,11 @@ const WORKERS: Record<string, string> = {
   vec: 'return async (job) => ({ result: { dims: 3 }, vector: Float32Array.of(0.5, -2, job.bytes.length) });',
   sum: 'return async (job) => ({ result: { float32: job.vectors.vec instanceof Float32Array, sum: job.vectors.vec.reduce((a, b) => a + b, 0), size: job.inputs.size.bytes } });',
   optional: 'return async (job) => ({ result: { saw: job.inputs.throws ?? null } });',
+  // sharp's reasonless "Unknown error" once, then the real reason: the job is run again in place.
+  reasonless:
+    "const seen = new Set(); return async (job) => { if (job.key.includes('red-blue')) { if (!seen.has(job.key)) { seen.add(job.key); throw new Error('Unknown error'); } throw new Error('heif: Support for this compression format has not been built in: HEVC'); } return { result: { ok: true } }; };",
+  // ...and when it stays reasonless, the failure stands as a decoding one.
+  unknown: "return async (job) => { if (job.key.includes('red-blue')) throw new Error('Unknown error'); return { result: { ok: true } }; };",
 };
 const HEAP_MB: Record<string, number> = { hog: 32 };
 const NEEDS: Record<string, string[]> = { double: ['size'], after: ['throws'], sum: ['vec', 'size'] };
@@ -83,6 +88,8 @@ describe('scheduler', () => {
     expect(row('red-blue.png', 'crash')).toMatchObject({ state: 'failed', attempts: 2, error_code: 'E_WORKER_CRASH' });
     expect(row('red-blue.png', 'hang')).toMatchObject({ state: 'failed', attempts: 2, error_code: 'E_TIMEOUT' });
     expect(row('red-blue.png', 'hog')).toMatchObject({ state: 'failed', attempts: 2, error_code: 'E_WORKER_CRASH', error_message: expect.stringMatching(/memory limit.*\(after 2 attempts\)$/) });
+    expect(row('red-blue.png', 'reasonless')).toMatchObject({ state: 'failed', attempts: 1, error_code: 'E_UNSUPPORTED', error_message: expect.stringMatching(/no HEVC decoder/) });
+    expect(row('red-blue.png', 'unknown')).toMatchObject({ state: 'failed', attempts: 1, error_code: 'E_DECODE' });
     // The same pools went on to finish the other image.
     for (const task of Object.keys(WORKERS)) expect(row('red.png', task).state, task).toBe('done');
     expect(result.tasks.crash).toMatchObject({ done: 1, failed: 1, retries: 1 });

@@ -7,9 +7,9 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { workerData } from 'node:worker_threads';
-import { TaskError, type Handler, type TaskWorkerModule } from '../tasks/contract.js';
+import { TaskError, type Handler, type JobInput, type TaskWorkerModule } from '../tasks/contract.js';
 import { createArtifactWriter } from '../runtime/artifacts.js';
-import { classifyError } from '../runtime/failure.js';
+import { classifyError, isReasonless } from '../runtime/failure.js';
 import { setMaxPixels } from '../runtime/limits.js';
 import type { InputIdentity } from './types.js';
 import { vectorOf } from './vectors.js';
@@ -71,7 +71,7 @@ export default async function runJob(request: WorkerRequest): Promise<WorkerRepl
     for (const [task, json] of Object.entries(request.inputs)) inputs[task] = JSON.parse(json);
     const vectors: Record<string, Float32Array> = {};
     for (const [task, bytes] of Object.entries(request.vectors)) vectors[task] = vectorOf(bytes);
-    const output = await handler({
+    const job: JobInput = {
       key: request.key,
       path: request.path,
       bytes: read.bytes,
@@ -80,6 +80,13 @@ export default async function runJob(request: WorkerRequest): Promise<WorkerRepl
       inputs,
       vectors,
       artifacts: createArtifactWriter(request.outDir, request.task, request.key, (bytes) => (bytesWritten += bytes)),
+    };
+    // A reasonless libvips failure is tried once more, so that the item is recorded with its
+    // real reason (a missing HEVC decoder is E_UNSUPPORTED, not a corrupt file): seen on the
+    // hostile corpus's HEIC with four preprocess workers. A second one stands as E_DECODE.
+    const output = await handler(job).catch((error: unknown) => {
+      if (isReasonless(error)) return handler(job);
+      throw error;
     });
     const vector = checkedVector(output.vector);
     return { ok: true, result: JSON.stringify(output.result ?? null), artifacts: [...(output.artifacts ?? [])], ...(vector ? { vector } : {}), input, bytesWritten, durationMs: elapsed(started) };

@@ -32,7 +32,7 @@ export function classifyError(error: unknown): Failure {
   const message = oneLine(err?.message ?? String(error));
   // libvips keeps its error text per thread; with several worker threads sharp sometimes gets
   // none and says only this. It comes from decoding a damaged file (seen on truncated JPEGs).
-  if (message === 'Unknown error') {
+  if (isReasonless(error)) {
     return { code: 'E_DECODE', message: 'the image could not be decoded (libvips gave no reason; the file is probably corrupt or truncated)' };
   }
   if (err?.code && NODE_ERRNO[err.code]) return { code: NODE_ERRNO[err.code]!, message };
@@ -51,6 +51,14 @@ export function classifyError(error: unknown): Failure {
     if (pattern.test(message)) return { code, message };
   }
   return { code: 'E_TASK', message };
+}
+
+/**
+ * sharp's "Unknown error": libvips raised the error on one of its own threads, whose text sharp
+ * could not read. The same decode run again usually reports the real reason.
+ */
+export function isReasonless(error: unknown): boolean {
+  return !(error instanceof TaskError) && oneLine((error as Error | undefined)?.message ?? String(error)) === 'Unknown error';
 }
 
 /** Ledger messages are one line: library messages often carry several. */
