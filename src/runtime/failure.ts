@@ -55,7 +55,7 @@ export function classifyError(error: unknown): Failure {
 
 /**
  * sharp's "Unknown error": libvips raised the error on one of its own threads, whose text sharp
- * could not read. The same decode run again usually reports the real reason.
+ * could not read. The same decode run again can report the real reason.
  */
 export function isReasonless(error: unknown): boolean {
   return !(error instanceof TaskError) && oneLine((error as Error | undefined)?.message ?? String(error)) === 'Unknown error';
