@@ -43,15 +43,17 @@ async function readInput(file: string): Promise<{ bytes: Buffer; input: InputIde
 }
 
 /**
- * A handler's vector, checked: a non-finite value is the task's bug, not the image's. It goes
- * back by structured clone: a few KB at most (an embedding), a copy of which costs microseconds,
- * and it spares every worker thread loading piscina's main module (20-30 ms) to transfer it.
+ * A handler's vector, checked (a non-finite value is the task's bug, not the image's), as a
+ * Float32Array that owns its whole buffer: structured clone copies a view's entire buffer, and a
+ * vector may be a view into a model's output. It goes back by clone, not transfer: a few KB at
+ * most, copied in microseconds, and it spares every worker thread loading piscina's main module
+ * (20-30 ms) to transfer it.
  */
 function checkedVector(vector: Float32Array | undefined): Float32Array | undefined {
   if (vector === undefined) return undefined;
   if (!(vector instanceof Float32Array)) throw new Error('the task returned a vector that is not a Float32Array');
   if (!vector.every(Number.isFinite)) throw new Error('the task returned a vector with non-finite values');
-  return vector;
+  return vector.byteOffset === 0 && vector.byteLength === vector.buffer.byteLength ? vector : vector.slice();
 }
 
 /** Milliseconds to a tenth: finer is noise, and it keeps exports readable. */
