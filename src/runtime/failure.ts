@@ -30,8 +30,7 @@ export function classifyError(error: unknown): Failure {
   if (error instanceof TaskError) return { code: error.code, message: oneLine(error.message) };
   const err = error as NodeJS.ErrnoException | undefined;
   const message = oneLine(err?.message ?? String(error));
-  // libvips keeps its error text per thread; with several worker threads sharp sometimes gets
-  // none and says only this. It comes from decoding a damaged file (seen on truncated JPEGs).
+  // Seen on truncated JPEGs; the worker has already run the job once more for a reason.
   if (isReasonless(error)) {
     return { code: 'E_DECODE', message: 'the image could not be decoded (libvips gave no reason; the file is probably corrupt or truncated)' };
   }
@@ -54,8 +53,9 @@ export function classifyError(error: unknown): Failure {
 }
 
 /**
- * sharp's "Unknown error": libvips raised the error on one of its own threads, whose text sharp
- * could not read. The same decode run again can report the real reason.
+ * sharp's "Unknown error": libvips keeps its error text per thread, and when one of its own
+ * threads raised the error, sharp could not read it. The same decode run again can report the
+ * real reason.
  */
 export function isReasonless(error: unknown): boolean {
   return !(error instanceof TaskError) && oneLine((error as Error | undefined)?.message ?? String(error)) === 'Unknown error';
