@@ -17,7 +17,7 @@ export const ERROR_CODES = {
   E_READ: 'the file could not be read (permissions, a directory, an I/O error)',
   E_DECODE: 'the bytes are not a decodable image (corrupt, truncated or not an image)',
   E_UNSUPPORTED: 'an image format this build cannot decode',
-  E_TOO_LARGE: 'the image exceeds the pixel limit',
+  E_TOO_LARGE: 'the image exceeds the pixel limit, or the file the size imgpipe reads (2 GiB)',
   E_WRITE: 'an artefact could not be written under --out',
   E_TIMEOUT: 'the job ran past its time limit (retried, then failed)',
   E_WORKER_CRASH: 'the worker thread died on this image (retried, then failed)',

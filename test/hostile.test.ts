@@ -3,7 +3,7 @@
  * code and a one-line reason, the run finishes, the good items get exactly the results they get
  * alone, the bomb is refused before allocation, and no input is modified.
  */
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,6 +121,27 @@ describe('the hostile corpus', () => {
     // Decoding the 30000 x 30000 bomb would take 900 MB at one byte per pixel.
     expect(summary.maxRssMb).toBeLessThan(500);
     expect(statSync(path.join(corpus, 'bomb.png')).size).toBeLessThan(200_000);
+  });
+
+  it('a huge file is not read whole on a guess: junk is refused from its first bytes, an image over 2 GiB by its size', async () => {
+    // Sparse files: gigabytes on paper, nothing on disk, and nothing read unless imgpipe reads them.
+    const big = path.join(work, 'big');
+    mkdirSync(big);
+    writeFileSync(path.join(big, 'zeros.jpg'), '');
+    truncateSync(path.join(big, 'zeros.jpg'), 1_500_000_000);
+    writeFileSync(path.join(big, 'huge.tiff'), Buffer.from('II*\0'));
+    truncateSync(path.join(big, 'huge.tiff'), 3 * 2 ** 30);
+    const run = await cli(['run', big, '--tasks', TASKS.join(','), '--db', path.join(work, 'big.db'), '--out', path.join(work, 'big-out'), '--json']);
+    expect(run.code, run.stderr).toBe(1);
+    const failed = rows(path.join(work, 'big.db')).map((r) => [r.key, r.task, r.error_code, r.error_message!.slice(0, 40)]);
+    expect(failed).toEqual([
+      ['huge.tiff', 'meta', 'E_TOO_LARGE', 'the TIFF file is 3221 MB: imgpipe reads '],
+      ['huge.tiff', 'preprocess', 'E_TOO_LARGE', 'the TIFF file is 3221 MB: imgpipe reads '],
+      ['zeros.jpg', 'meta', 'E_DECODE', 'not an image: the first bytes of this 15'],
+      ['zeros.jpg', 'preprocess', 'E_DECODE', 'not an image: the first bytes of this 15'],
+    ]);
+    // Reading the junk whole would have cost 1.5 GB a job in flight.
+    expect(summaryOf(run.stdout).maxRssMb).toBeLessThan(500);
   });
 
   it('the good items get exactly the results they get in a corpus of their own', async () => {

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { workerData } from 'node:worker_threads';
 import { TaskError, type Handler, type JobInput, type TaskWorkerModule } from '../tasks/contract.js';
 import { createArtifactWriter } from '../runtime/artifacts.js';
+import { signatureOf } from '../runtime/image.js';
 import { classifyError, isReasonless } from '../runtime/failure.js';
 import { setMaxPixels } from '../runtime/limits.js';
 import type { InputIdentity } from './types.js';
@@ -28,12 +29,32 @@ function handlerFor(request: WorkerRequest): Promise<Handler> {
   return handler;
 }
 
-/** Reads through one descriptor so that the stat and the bytes describe the same file. */
+/** Larger files are read only once their first bytes name an image format (see readInput). */
+const SNIFF_ABOVE_BYTES = 16 * 1024 * 1024;
+/** The most Node reads into one buffer. */
+const MAX_FILE_BYTES = 2 ** 31 - 1;
+
+/**
+ * Reads through one descriptor so that the stat and the bytes describe the same file. A large
+ * file is read whole only if its first bytes name a format this build decodes: a 1.5 GB junk
+ * file named .jpg would otherwise cost its size in memory to fail as E_DECODE. Smaller files
+ * are read and left to the decoder, which gives the precise reason.
+ */
 async function readInput(file: string): Promise<{ bytes: Buffer; input: InputIdentity }> {
   const handle = await open(file, 'r');
   try {
     const stats = await handle.stat();
     if (!stats.isFile()) throw new TaskError('E_READ', 'not a regular file');
+    if (stats.size > SNIFF_ABOVE_BYTES) {
+      const { buffer, bytesRead } = await handle.read({ buffer: Buffer.alloc(4096), position: 0 });
+      const format = signatureOf(buffer.subarray(0, bytesRead));
+      if (format === undefined) {
+        throw new TaskError('E_DECODE', `not an image: the first bytes of this ${megabytes(stats.size)} file match no format this build decodes (JPEG, PNG, WebP, GIF, TIFF, AVIF/HEIF); it was not read further`);
+      }
+      if (stats.size > MAX_FILE_BYTES) {
+        throw new TaskError('E_TOO_LARGE', `the ${format.toUpperCase()} file is ${megabytes(stats.size)}: imgpipe reads an image whole, up to 2 GiB`);
+      }
+    }
     const bytes = await handle.readFile();
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     return { bytes, input: { size: stats.size, mtimeMs: stats.mtimeMs, sha256 } };
@@ -54,6 +75,10 @@ function checkedVector(vector: Float32Array | undefined): Float32Array | undefin
   if (!(vector instanceof Float32Array)) throw new Error('the task returned a vector that is not a Float32Array');
   if (!vector.every(Number.isFinite)) throw new Error('the task returned a vector with non-finite values');
   return vector.byteOffset === 0 && vector.byteLength === vector.buffer.byteLength ? vector : vector.slice();
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(0)} MB`;
 }
 
 /** Milliseconds to a tenth: finer is noise, and it keeps exports readable. */

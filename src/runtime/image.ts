@@ -33,6 +33,23 @@ export function looksLikeSvg(bytes: Buffer): boolean {
 }
 
 /**
+ * The format a file's first bytes announce, among those this build decodes from a buffer
+ * (sharp.format: JPEG, PNG, WebP, GIF, TIFF and the HEIF family, AVIF among it); SVG counts,
+ * so that it is refused with its own reason. Undefined: no decoder here would take the file.
+ */
+export function signatureOf(head: Buffer): string | undefined {
+  const ascii = (from: number, to: number): string => head.subarray(from, to).toString('latin1');
+  if (head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return 'jpeg';
+  if (ascii(0, 8) === '\x89PNG\r\n\x1a\n') return 'png';
+  if (ascii(0, 6) === 'GIF87a' || ascii(0, 6) === 'GIF89a') return 'gif';
+  if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'webp';
+  if (['II*\0', 'MM\0*', 'II+\0', 'MM\0+'].includes(ascii(0, 4))) return 'tiff';
+  if (ascii(4, 8) === 'ftyp') return 'heif';
+  if (looksLikeSvg(head)) return 'svg';
+  return undefined;
+}
+
+/**
  * A sharp pipeline over the file's bytes. `failOn: 'truncated'` rejects cut-off files yet
  * accepts the minor warnings that many camera JPEGs carry; images over the pixel limit are
  * refused from their header, before any pixel is allocated (a decompression bomb costs nothing).
