@@ -4,7 +4,7 @@
  * limit or hangs is replaced and the job retried, then failed with a stable code, while other
  * pools carry on.
  */
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { TaskMeta } from '../src/tasks/contract.js';
@@ -107,5 +107,39 @@ describe('scheduler', () => {
     // An optional input waits for its task, is passed when done, and its failure fails nothing.
     expect(JSON.parse(row('red.png', 'optional').result!)).toEqual({ saw: { ok: true } });
     expect(row('red-blue.png', 'optional')).toMatchObject({ state: 'done', result: JSON.stringify({ saw: null }) });
+  });
+
+  it('a task of whole-thread jobs is not starved by one of half-thread jobs that fills each freed half', async () => {
+    const work = scratch();
+    const images = path.join(work, 'in');
+    mkdirSync(images);
+    for (let i = 0; i < 24; i += 1) copyFileSync(path.join(FIXTURES, 'colours', 'red.png'), path.join(images, `${String(i).padStart(2, '0')}.png`));
+    const file = path.join(work, 'slow.mjs');
+    writeFileSync(file, 'export function createHandler() { return async () => { await new Promise((r) => setTimeout(r, 20)); return { result: {} }; }; }\n');
+    const task = (name: string, threadsPerJob: number, concurrency: number): TaskRun => ({
+      meta: { name, version: 1, description: name, needs: [], concurrency, threadsPerJob, timeoutSeconds: 10, options: {}, worker: new URL(`file://${file}`) },
+      options: {},
+      optionsHash: 'none',
+      concurrency,
+      threadsPerJob,
+      timeoutMs: 10_000,
+    });
+    const ledger = Ledger.openForWrite(path.join(work, 'l.db'));
+    ledger.acquireLock();
+    const runId = ledger.startRun({ argv: [], cwd: work, tasks: ['whole', 'half'], shard: null, version: 'test' });
+    const done: string[] = [];
+    const scheduler = new Scheduler(
+      ledger,
+      { runId, tasks: [task('whole', 1, 1), task('half', 0.5, 2)], threads: 1, maxAttempts: 1, retryFailed: false, force: false, outDir: path.join(work, 'out'), shard: undefined, graceMs: 1000, maxPixels: 1_000_000 },
+      { scanned: () => {}, planned: () => {}, skipped: () => {}, warning: () => {}, job: (e) => done.push(e.task) },
+    );
+    await scheduler.run(scanInputs(classifyInputs([images], ROOT), { followSymlinks: false, stdin: process.stdin, onProblem: () => {} }));
+    ledger.close();
+    expect(done.length).toBe(48);
+    // Both tasks advance together: by the time half the jobs are done, each has done about half
+    // of its own (starved, 'whole' would have done 1 of 24).
+    const firstHalf = done.slice(0, 24);
+    expect(firstHalf.filter((t) => t === 'whole').length).toBeGreaterThanOrEqual(6);
+    expect(firstHalf.filter((t) => t === 'half').length).toBeGreaterThanOrEqual(6);
   });
 });

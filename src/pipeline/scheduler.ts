@@ -345,7 +345,13 @@ export class Scheduler {
     this.ready.get(name)!.push(plan);
   }
 
-  /** Starts jobs while the budget allows, taking tasks in turn so that no pool starves another. */
+  /**
+   * Starts jobs while the budget allows, taking tasks in turn so that no pool starves another.
+   * A task with no job running whose turn comes while too few threads are free keeps its turn,
+   * and nothing else starts until enough are: otherwise a task of half-thread jobs would take
+   * each half thread as it frees, and a task of whole-thread jobs would wait for the other's
+   * queue to empty. A task that has a job running lets the others fill the spare threads.
+   */
   private pump(): void {
     if (this.stopping) return;
     const tasks = this.config.tasks;
@@ -353,12 +359,17 @@ export class Scheduler {
     while (progressed) {
       progressed = false;
       for (let i = 0; i < tasks.length; i += 1) {
-        const task = tasks[(this.rotation + i) % tasks.length]!;
+        const turn = (this.rotation + i) % tasks.length;
+        const task = tasks[turn]!;
         const name = task.meta.name;
         const queue = this.ready.get(name)!;
         if (queue.length === 0) continue;
         if (this.inFlight.get(name)! >= task.concurrency) continue;
-        if (this.budgetUsed + task.threadsPerJob > this.config.threads) continue;
+        if (this.budgetUsed + task.threadsPerJob > this.config.threads) {
+          if (this.inFlight.get(name)! > 0) continue;
+          this.rotation = turn;
+          return;
+        }
         this.start(queue.shift()!, task);
         progressed = true;
       }
