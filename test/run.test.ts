@@ -64,6 +64,13 @@ describe('imgpipe run', () => {
     expect(again.stdout).toMatch(/Nothing to do: all 4 jobs were already settled/);
     expect(again.stdout).toMatch(/--retry-failed to retry the 3 failed/);
 
+    // No images at all is said as such, not as "all 0 jobs were already settled".
+    mkdirSync(path.join(work, 'empty'));
+    const empty = await cli(['run', path.join(work, 'empty'), '--db', path.join(work, 'empty.db'), '--out', path.join(work, 'out')]);
+    expect(empty.stdout).toMatch(/Nothing to do: the inputs hold no images\./);
+    const outside = await cli([...args, '--shard', '3/8', '--db', path.join(work, 'shard.db')]);
+    expect(outside.stdout).toMatch(/Nothing to do: none of the 4 images falls in shard 3\/8\./);
+
     const retry = summaryOf((await cli([...args, '--retry-failed', '--json'])).stdout);
     expect(retry.jobs).toMatchObject({ done: 0, failed: 3, alreadyDone: 1 });
 

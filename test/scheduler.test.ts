@@ -109,7 +109,7 @@ describe('scheduler', () => {
     expect(row('red-blue.png', 'optional')).toMatchObject({ state: 'done', result: JSON.stringify({ saw: null }) });
   });
 
-  it('a task of whole-thread jobs is not starved by one of half-thread jobs that fills each freed half', async () => {
+  it('a task of whole-thread jobs is not starved by one of half-thread jobs that fills each freed half; the scan\'s end is told at once', async () => {
     const work = scratch();
     const images = path.join(work, 'in');
     mkdirSync(images);
@@ -128,10 +128,19 @@ describe('scheduler', () => {
     ledger.acquireLock();
     const runId = ledger.startRun({ argv: [], cwd: work, tasks: ['whole', 'half'], shard: null, version: 'test' });
     const done: string[] = [];
+    let doneWhenScanFinished: number | undefined;
     const scheduler = new Scheduler(
       ledger,
       { runId, tasks: [task('whole', 1, 1), task('half', 0.5, 2)], threads: 1, maxAttempts: 1, retryFailed: false, force: false, outDir: path.join(work, 'out'), shard: undefined, graceMs: 1000, maxPixels: 1_000_000 },
-      { scanned: () => {}, planned: () => {}, skipped: () => {}, warning: () => {}, job: (e) => done.push(e.task) },
+      {
+        scanned: (_images, finished) => {
+          if (finished) doneWhenScanFinished ??= done.length;
+        },
+        planned: () => {},
+        skipped: () => {},
+        warning: () => {},
+        job: (e) => done.push(e.task),
+      },
     );
     await scheduler.run(scanInputs(classifyInputs([images], ROOT), { followSymlinks: false, stdin: process.stdin, onProblem: () => {} }));
     ledger.close();
@@ -141,5 +150,7 @@ describe('scheduler', () => {
     const firstHalf = done.slice(0, 24);
     expect(firstHalf.filter((t) => t === 'whole').length).toBeGreaterThanOrEqual(6);
     expect(firstHalf.filter((t) => t === 'half').length).toBeGreaterThanOrEqual(6);
+    // The scan's end is told when it happens (progress drops its "+"), not when the run ends.
+    expect(doneWhenScanFinished).toBeLessThan(10);
   });
 });

@@ -54,7 +54,9 @@ export function printRunSummary(report: RunReport, out: NodeJS.WritableStream): 
       .join('\n'),
   );
   const settled = counts.jobs.done + counts.jobs.failed;
-  if (settled === 0 && !report.result.interrupted) {
+  if (images.inShard === 0 && !report.result.interrupted) {
+    lines.push(report.settings.shard ? `Nothing to do: none of the ${images.scanned} images falls in shard ${formatShard(report.settings.shard)}.` : 'Nothing to do: the inputs hold no images.');
+  } else if (settled === 0 && !report.result.interrupted) {
     const retryHint = counts.jobs.alreadyFailed > 0 ? `, --retry-failed to retry the ${counts.jobs.alreadyFailed} failed` : '';
     lines.push(`Nothing to do: all ${counts.jobs.alreadyDone + counts.jobs.alreadyFailed} jobs were already settled (--force redoes them${retryHint}).`);
   } else {

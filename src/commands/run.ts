@@ -191,7 +191,6 @@ async function execute({ settings, specs, ledger, runId, started, orphans, telem
     result = await scheduler.run(source);
     // A stop leaves a producer's stdin open and read, which would keep the process alive.
     if (result.interrupted) process.stdin.destroy();
-    progress.scanFinished();
   } finally {
     clearInterval(heartbeat);
     progress.end();

@@ -119,7 +119,7 @@ export class Telemetry {
 
 function fanOut(listeners: readonly RunObserver[]): RunObserver {
   return {
-    scanned: (images: number) => listeners.forEach((l) => l.scanned(images)),
+    scanned: (images: number, finished: boolean) => listeners.forEach((l) => l.scanned(images, finished)),
     planned: (task: TaskName, jobs: number) => listeners.forEach((l) => l.planned(task, jobs)),
     skipped: (task: TaskName, state: 'done' | 'failed', jobs: number) => listeners.forEach((l) => l.skipped(task, state, jobs)),
     job: (event: JobEvent) => listeners.forEach((l) => l.job(event)),

@@ -92,11 +92,9 @@ export class Progress implements RunObserver {
     }
   }
 
-  scanned(images: number): void {
+  scanned(images: number, finished: boolean): void {
     this.scannedImages = images;
-  }
-
-  scanFinished(): void {
+    if (!finished) return;
     this.scanDone = true;
     this.refresh();
   }

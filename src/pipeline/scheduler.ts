@@ -50,7 +50,8 @@ export interface JobEvent {
 
 /** What the scheduler tells the outside world (progress bars, JSON events, logs). */
 export interface RunObserver {
-  scanned(images: number): void;
+  /** Images scanned so far; `finished` once the inputs are exhausted (not when a stop cut the scan short). */
+  scanned(images: number, finished: boolean): void;
   planned(task: TaskName, jobs: number): void;
   skipped(task: TaskName, state: 'done' | 'failed', jobs: number): void;
   job(event: JobEvent): void;
@@ -235,7 +236,7 @@ export class Scheduler {
         batch = [];
       }
     }
-    this.observer.scanned(this.images.scanned);
+    this.observer.scanned(this.images.scanned, !this.stopping);
   }
 
   private async admit(refs: ImageRef[]): Promise<void> {
@@ -243,7 +244,7 @@ export class Scheduler {
     if (this.stopping) return;
     const lookups = this.ledger.lookupImages(refs, this.config.runId);
     for (const lookup of lookups) await this.planImage(lookup);
-    this.observer.scanned(this.images.scanned);
+    this.observer.scanned(this.images.scanned, false);
     this.pump();
   }
 
