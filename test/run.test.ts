@@ -2,7 +2,7 @@
 import { cpSync, existsSync, readdirSync, statSync, utimesSync, writeFileSync, symlinkSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, collect, FIXTURES, query, scratch, sha256File, startCli, summaryOf, events } from './helpers.js';
+import { cli, collect, FIXTURES, query, scratch, sha256File, startCli, summaryOf, events, taskResults } from './helpers.js';
 
 function checksums(dir: string): Map<string, string> {
   const sums = new Map<string, string>();
@@ -168,5 +168,20 @@ describe('imgpipe run', () => {
     const first = JSON.parse(rows[0]!.result);
     expect(first).toMatchObject({ output: 'preprocess/1.jpg.png', format: 'png', after: { width: 32, height: 21 } });
     expect(existsSync(path.join(work, 'out', 'preprocess', '1.jpg.png'))).toBe(true);
+  });
+
+  it('names as long as the file system takes, a 250-byte one and a multibyte one, get their artefacts', async () => {
+    const work = scratch();
+    const input = path.join(work, 'in');
+    mkdirSync(input);
+    const names = [`${'x'.repeat(246)}.jpg`, `${'日'.repeat(80)}.jpg`];
+    for (const name of names) cpSync(path.join(FIXTURES, 'photos', 'dusk.jpg'), path.join(input, name));
+    const db = path.join(work, 'ledger.db');
+    const out = path.join(work, 'out');
+    const result = await cli(['run', input, '--tasks', 'preprocess', '--preprocess-max-size', '32', '--db', db, '--out', out, '--quiet']);
+    expect(result.code, result.stderr).toBe(0);
+    const done = taskResults(db, 'preprocess');
+    expect([...done.keys()].sort()).toEqual([...names].sort());
+    for (const { output } of done.values()) expect(statSync(path.join(out, output)).isFile()).toBe(true);
   });
 });

@@ -39,8 +39,19 @@ export function imageSuffix(key: string, format: ImageFormat): string {
   return FORMAT_EXTENSIONS[format].some((ext) => lower.endsWith(ext)) ? '' : FORMAT_EXTENSIONS[format][0]!;
 }
 
+/**
+ * The temporary name sits in the final name's folder, so the rename stays on one file system and
+ * is atomic; it does not grow with the final name, so any name the file system takes can be
+ * written (a 250-byte one included); it is hidden, so folder scans skip one that a kill leaves
+ * behind. The random part keeps writers apart that share a pid and thread id (containers writing
+ * to one shared volume).
+ */
+function temporaryBeside(finalPath: string): string {
+  return path.join(path.dirname(finalPath), `.imgpipe-${process.pid}-${threadId}-${randomBytes(6).toString('hex')}.tmp`);
+}
+
 export async function writeAtomically(finalPath: string, data: Buffer | string): Promise<void> {
-  const temp = `${finalPath}.${process.pid}-${threadId}-${randomBytes(4).toString('hex')}.tmp`;
+  const temp = temporaryBeside(finalPath);
   try {
     await mkdir(path.dirname(finalPath), { recursive: true });
     await writeFile(temp, data);

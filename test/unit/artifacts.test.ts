@@ -1,19 +1,23 @@
 /**
- * Artefact writing under --out: a key can never lead outside it, and a write that fails midway
- * (disk full) leaves nothing under the final name, nor a temporary file, and fails with E_WRITE.
+ * Artefact writing under --out: a key can never lead outside it, a write that fails midway
+ * (disk full) leaves nothing under the final name, nor a temporary file, and fails with E_WRITE,
+ * and any name the file system takes can be written.
  */
-import { mkdtempSync, readdirSync, existsSync, writeFileSync as realWriteFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, existsSync, writeFileSync as realWriteFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 
 /** When set, writeFile writes half of the data, then fails as a full disk does. */
 let diskFull = false;
+/** Every file writeFile was asked to write: the temporary names. */
+const temporaries: string[] = [];
 vi.mock('node:fs/promises', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs/promises')>();
   return {
     ...actual,
     writeFile: async (file: string, data: Buffer | string) => {
+      temporaries.push(file);
       if (!diskFull) return actual.writeFile(file, data);
       realWriteFileSync(file, data.slice(0, Math.floor(data.length / 2)));
       throw Object.assign(new Error(`ENOSPC: no space left on device, write`), { code: 'ENOSPC' });
@@ -62,5 +66,22 @@ describe('artefacts', () => {
     // The same write with room to spare succeeds, whole.
     await writeAtomically(final, Buffer.alloc(64 * 1024, 7));
     expect(files(dir)).toEqual(['sub/image.jpg']);
+  });
+
+  it('a name as long as the file system takes (250 bytes, or multibyte) is written: the temporary name is short, hidden and beside it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'imgpipe-long-'));
+    const names = [`${'x'.repeat(246)}.jpg`, `${'日'.repeat(80)}.jpg`];
+    expect(names.map((name) => Buffer.byteLength(name))).toEqual([250, 244]);
+    temporaries.length = 0;
+    for (const name of names) await writeAtomically(path.join(dir, name), name);
+    expect(files(dir)).toEqual([...names].sort());
+    for (const name of names) expect(readFileSync(path.join(dir, name), 'utf8')).toBe(name);
+    // In the same folder, so the rename stays on one file system (atomic); hidden, so folder
+    // scans skip one that a kill leaves behind.
+    expect(temporaries).toHaveLength(2);
+    for (const temporary of temporaries) {
+      expect(path.dirname(temporary)).toBe(dir);
+      expect(path.basename(temporary)).toMatch(/^\.imgpipe-\d+-\d+-[0-9a-f]{12}\.tmp$/);
+    }
   });
 });
