@@ -184,4 +184,24 @@ describe('imgpipe run', () => {
     expect([...done.keys()].sort()).toEqual([...names].sort());
     for (const { output } of done.values()) expect(statSync(path.join(out, output)).isFile()).toBe(true);
   });
+
+  it('an artefact never replaces the job\'s own input: that job fails E_WRITE, saying so, and the input stays as it was', async () => {
+    const work = scratch();
+    const inputs = path.join(work, 'out', 'preprocess');
+    mkdirSync(inputs, { recursive: true });
+    const photo = path.join(inputs, 'dusk.jpg');
+    cpSync(path.join(FIXTURES, 'photos', 'dusk.jpg'), photo);
+    const original = sha256File(photo);
+    // A manifest id whose artefact is the input itself (--out over the inputs).
+    writeFileSync(path.join(work, 'list.jsonl'), `${JSON.stringify({ path: 'out/preprocess/dusk.jpg', id: 'dusk.jpg' })}\n`);
+    const named = await cli(['run', 'list.jsonl', '--tasks', 'preprocess', '--preprocess-max-size', '16', '--out', 'out', '--db', 'named.db'], { cwd: work });
+    expect(named.code).toBe(1);
+    expect(query(path.join(work, 'named.db'), 'SELECT state, error_code, error_message FROM jobs')).toEqual([
+      { state: 'failed', error_code: 'E_WRITE', error_message: expect.stringMatching(/^the artefact would overwrite the input itself: .*out\/preprocess\/dusk\.jpg \(as preprocess\/dusk\.jpg under --out\); choose another --out$/) },
+    ]);
+    expect(named.stdout).toMatch(/1 jobs could not write their artefacts under --out out \(.*its own input.*\), e\.g\. "dusk\.jpg": the artefact would overwrite the input itself/);
+    expect(sha256File(photo)).toBe(original);
+    // Nothing else written, not even a temporary file.
+    expect(readdirSync(inputs)).toEqual(['dusk.jpg']);
+  });
 });

@@ -8,7 +8,7 @@ import { open } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { workerData } from 'node:worker_threads';
 import { TaskError, type Handler, type JobInput, type TaskWorkerModule } from '../tasks/contract.js';
-import { createArtifactWriter } from '../runtime/artifacts.js';
+import { createArtifactWriter, type InputFile } from '../runtime/artifacts.js';
 import { classifyError, isReasonless } from '../runtime/failure.js';
 import { setMaxPixels } from '../runtime/limits.js';
 import type { InputIdentity } from './types.js';
@@ -28,15 +28,18 @@ function handlerFor(request: WorkerRequest): Promise<Handler> {
   return handler;
 }
 
-/** Reads through one descriptor so that the stat and the bytes describe the same file. */
-async function readInput(file: string): Promise<{ bytes: Buffer; input: InputIdentity }> {
+/**
+ * Reads through one descriptor so that the stat and the bytes describe the same file; its device
+ * and inode let the artefact writer refuse to replace it.
+ */
+async function readInput(file: string): Promise<{ bytes: Buffer; input: InputIdentity; file: InputFile }> {
   const handle = await open(file, 'r');
   try {
     const stats = await handle.stat();
     if (!stats.isFile()) throw new TaskError('E_READ', 'not a regular file');
     const bytes = await handle.readFile();
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    return { bytes, input: { size: stats.size, mtimeMs: stats.mtimeMs, sha256 } };
+    return { bytes, input: { size: stats.size, mtimeMs: stats.mtimeMs, sha256 }, file: { path: file, dev: stats.dev, ino: stats.ino } };
   } finally {
     await handle.close();
   }
@@ -81,7 +84,7 @@ export default async function runJob(request: WorkerRequest): Promise<WorkerRepl
       options: request.options,
       inputs,
       vectors,
-      artifacts: createArtifactWriter(request.outDir, request.task, request.key, (bytes) => (bytesWritten += bytes)),
+      artifacts: createArtifactWriter(request.outDir, request.task, request.key, read.file, (bytes) => (bytesWritten += bytes)),
     };
     // A reasonless libvips failure is tried once more, so that the item is recorded with its
     // real reason (a missing HEVC decoder is E_UNSUPPORTED, not a corrupt file): seen on the
