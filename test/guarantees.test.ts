@@ -96,7 +96,7 @@ describe('an --out that cannot be written', () => {
     const result = await cli(['run', path.join(FIXTURES, 'colours'), '--tasks', 'preprocess,meta', '--db', db, '--out', out]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/Failed in this run: E_WRITE 2\./);
-    expect(result.stdout).toMatch(/2 jobs could not write their artefacts under --out .*file\/out \(disk full or not writable\?\), e\.g\. "red(-blue)?\.png": cannot write .*ENOTDIR/);
+    expect(result.stdout).toMatch(/2 jobs could not write their artefacts under --out .*file\/out \(disk full, not writable, or an artefact that would replace its own input\?\), e\.g\. "red(-blue)?\.png": cannot write .*ENOTDIR/);
     const rows = query<{ task: string; state: string; error_code: string | null }>(db, 'SELECT task, state, error_code FROM jobs ORDER BY task');
     expect(rows).toEqual([
       { task: 'meta', state: 'done', error_code: null },

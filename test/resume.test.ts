@@ -120,7 +120,7 @@ describe('interrupted runs', () => {
     // Every artefact is whole under its final name; a kill mid-write can leave only a temporary file.
     const expected = filesUnder(referenceOut);
     const written = filesUnder(out);
-    expect(written.filter((f) => !/\.\d+-\d+-[0-9a-f]{8}\.tmp$/.test(f)), seed).toEqual(expected);
+    expect(written.filter((f) => !/(^|\/)\.imgpipe-\d+-\d+-[0-9a-f]{12}\.tmp$/.test(f)), seed).toEqual(expected);
     for (const file of expected) expect(readFileSync(path.join(out, file)).equals(readFileSync(path.join(referenceOut, file))), `${seed}: ${file}`).toBe(true);
   });
 

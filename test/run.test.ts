@@ -2,7 +2,7 @@
 import { cpSync, existsSync, readdirSync, statSync, utimesSync, writeFileSync, symlinkSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, collect, FIXTURES, query, scratch, sha256File, startCli, summaryOf, events } from './helpers.js';
+import { cli, collect, FIXTURES, query, scratch, sha256File, startCli, summaryOf, events, taskResults } from './helpers.js';
 
 function checksums(dir: string): Map<string, string> {
   const sums = new Map<string, string>();
@@ -175,5 +175,40 @@ describe('imgpipe run', () => {
     const first = JSON.parse(rows[0]!.result);
     expect(first).toMatchObject({ output: 'preprocess/1.jpg.png', format: 'png', after: { width: 32, height: 21 } });
     expect(existsSync(path.join(work, 'out', 'preprocess', '1.jpg.png'))).toBe(true);
+  });
+
+  it('names as long as the file system takes, a 250-byte one and a multibyte one, get their artefacts', async () => {
+    const work = scratch();
+    const input = path.join(work, 'in');
+    mkdirSync(input);
+    const names = [`${'x'.repeat(246)}.jpg`, `${'日'.repeat(80)}.jpg`];
+    for (const name of names) cpSync(path.join(FIXTURES, 'photos', 'dusk.jpg'), path.join(input, name));
+    const db = path.join(work, 'ledger.db');
+    const out = path.join(work, 'out');
+    const result = await cli(['run', input, '--tasks', 'preprocess', '--preprocess-max-size', '32', '--db', db, '--out', out, '--quiet']);
+    expect(result.code, result.stderr).toBe(0);
+    const done = taskResults(db, 'preprocess');
+    expect([...done.keys()].sort()).toEqual([...names].sort());
+    for (const { output } of done.values()) expect(statSync(path.join(out, output)).isFile()).toBe(true);
+  });
+
+  it('an artefact never replaces the job\'s own input: that job fails E_WRITE, saying so, and the input stays as it was', async () => {
+    const work = scratch();
+    const inputs = path.join(work, 'out', 'preprocess');
+    mkdirSync(inputs, { recursive: true });
+    const photo = path.join(inputs, 'dusk.jpg');
+    cpSync(path.join(FIXTURES, 'photos', 'dusk.jpg'), photo);
+    const original = sha256File(photo);
+    // A manifest id whose artefact is the input itself (--out over the inputs).
+    writeFileSync(path.join(work, 'list.jsonl'), `${JSON.stringify({ path: 'out/preprocess/dusk.jpg', id: 'dusk.jpg' })}\n`);
+    const named = await cli(['run', 'list.jsonl', '--tasks', 'preprocess', '--preprocess-max-size', '16', '--out', 'out', '--db', 'named.db'], { cwd: work });
+    expect(named.code).toBe(1);
+    expect(query(path.join(work, 'named.db'), 'SELECT state, error_code, error_message FROM jobs')).toEqual([
+      { state: 'failed', error_code: 'E_WRITE', error_message: expect.stringMatching(/^the artefact would overwrite the input itself: .*out\/preprocess\/dusk\.jpg \(as preprocess\/dusk\.jpg under --out\); choose another --out$/) },
+    ]);
+    expect(named.stdout).toMatch(/1 jobs could not write their artefacts under --out out \(.*its own input.*\), e\.g\. "dusk\.jpg": the artefact would overwrite the input itself/);
+    expect(sha256File(photo)).toBe(original);
+    // Nothing else written, not even a temporary file.
+    expect(readdirSync(inputs)).toEqual(['dusk.jpg']);
   });
 });

@@ -66,8 +66,9 @@ export function printRunSummary(report: RunReport, out: NodeJS.WritableStream): 
   const byCode = Object.entries(report.result.failures).sort(([, a], [, b]) => b.count - a.count);
   if (byCode.length > 0) lines.push(`Failed in this run: ${byCode.map(([code, { count }]) => `${code} ${count}`).join(', ')}.`);
   const write = report.result.failures.E_WRITE;
-  // Unlike a bad image, this is the machine's problem (a full disk, permissions): say it plainly.
-  if (write) lines.push(`${write.count} jobs could not write their artefacts under --out ${report.settings.out} (disk full or not writable?), e.g. ${write.example}`);
+  // Unlike a bad image, this is the machine's or the command's problem (a full disk, permissions,
+  // an --out over the inputs): say it plainly; the example says which.
+  if (write) lines.push(`${write.count} jobs could not write their artefacts under --out ${report.settings.out} (disk full, not writable, or an artefact that would replace its own input?), e.g. ${write.example}`);
   if (failed > 0) lines.push(`${failed} jobs failed: imgpipe status --db ${report.settings.db} shows why; imgpipe export --state failed lists them.`);
   if (images.duplicateKeys > 0) lines.push(`${images.duplicateKeys} images were skipped because another path had the same key (see the warnings).`);
   if (report.scanProblems > 0) lines.push(`${report.scanProblems} manifest entries could not be read (see the warnings).`);

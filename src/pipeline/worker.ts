@@ -8,7 +8,7 @@ import { open } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { workerData } from 'node:worker_threads';
 import { TaskError, type Handler, type JobInput, type TaskWorkerModule } from '../tasks/contract.js';
-import { createArtifactWriter } from '../runtime/artifacts.js';
+import { createArtifactWriter, type InputFile } from '../runtime/artifacts.js';
 import { signatureOf } from '../runtime/image.js';
 import { classifyError, isReasonless } from '../runtime/failure.js';
 import { setMaxPixels } from '../runtime/limits.js';
@@ -38,9 +38,10 @@ const MAX_FILE_BYTES = 2 ** 31 - 1;
  * Reads through one descriptor so that the stat and the bytes describe the same file. A large
  * file is read whole only if its first bytes name a format this build decodes: a 1.5 GB junk
  * file named .jpg would otherwise cost its size in memory to fail as E_DECODE. Smaller files
- * are read and left to the decoder, which gives the precise reason.
+ * are read and left to the decoder, which gives the precise reason. The device and inode let the
+ * artefact writer refuse to replace the input.
  */
-async function readInput(file: string): Promise<{ bytes: Buffer; input: InputIdentity }> {
+async function readInput(file: string): Promise<{ bytes: Buffer; input: InputIdentity; file: InputFile }> {
   const handle = await open(file, 'r');
   try {
     const stats = await handle.stat();
@@ -57,7 +58,7 @@ async function readInput(file: string): Promise<{ bytes: Buffer; input: InputIde
     }
     const bytes = await handle.readFile();
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    return { bytes, input: { size: stats.size, mtimeMs: stats.mtimeMs, sha256 } };
+    return { bytes, input: { size: stats.size, mtimeMs: stats.mtimeMs, sha256 }, file: { path: file, dev: stats.dev, ino: stats.ino } };
   } finally {
     await handle.close();
   }
@@ -106,7 +107,7 @@ export default async function runJob(request: WorkerRequest): Promise<WorkerRepl
       options: request.options,
       inputs,
       vectors,
-      artifacts: createArtifactWriter(request.outDir, request.task, request.key, (bytes) => (bytesWritten += bytes)),
+      artifacts: createArtifactWriter(request.outDir, request.task, request.key, read.file, (bytes) => (bytesWritten += bytes)),
     };
     // A reasonless libvips failure is tried once more, so that the item is recorded with its
     // real reason (a missing HEVC decoder is E_UNSUPPORTED, not a corrupt file): seen on the

@@ -1,8 +1,9 @@
 /**
- * Artefacts under --out: paths derived from image keys, always inside the task's folder,
- * written under a temporary name and renamed so that no reader ever sees half a file.
+ * Artefacts under --out: paths derived from image keys, always inside the task's folder, never
+ * over the job's own input, written under a temporary name and renamed so that no reader ever
+ * sees half a file.
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
@@ -32,15 +33,28 @@ const FORMAT_EXTENSIONS: Record<ImageFormat, readonly string[]> = {
 /**
  * What to append to a key for an image artefact in `format`: nothing when the key's extension
  * already fits, the format's extension otherwise (`a.png` -> `a.png.jpg`), so that `a.png` and
- * `a.jpg` never overwrite each other.
+ * `a.jpg` never overwrite each other. Only a key that is another key plus that extension (`a.png.jpg`
+ * beside `a.png`) shares a name: no rule that keeps `a.jpg` as it is can avoid that (the key `a`
+ * would become `a.jpg` too), and a readable name for the common case is worth more (README).
  */
 export function imageSuffix(key: string, format: ImageFormat): string {
   const lower = key.toLowerCase();
   return FORMAT_EXTENSIONS[format].some((ext) => lower.endsWith(ext)) ? '' : FORMAT_EXTENSIONS[format][0]!;
 }
 
+/**
+ * The temporary name sits in the final name's folder, so the rename stays on one file system and
+ * is atomic; it does not grow with the final name, so any name the file system takes can be
+ * written (a 250-byte one included); it is hidden, so folder scans skip one that a kill leaves
+ * behind. The random part keeps writers apart that share a pid and thread id (containers writing
+ * to one shared volume).
+ */
+function temporaryBeside(finalPath: string): string {
+  return path.join(path.dirname(finalPath), `.imgpipe-${process.pid}-${threadId}-${randomBytes(6).toString('hex')}.tmp`);
+}
+
 export async function writeAtomically(finalPath: string, data: Buffer | string): Promise<void> {
-  const temp = `${finalPath}.${process.pid}-${threadId}-${randomBytes(4).toString('hex')}.tmp`;
+  const temp = temporaryBeside(finalPath);
   try {
     await mkdir(path.dirname(finalPath), { recursive: true });
     await writeFile(temp, data);
@@ -53,16 +67,37 @@ export async function writeAtomically(finalPath: string, data: Buffer | string):
   }
 }
 
+/** The file a job read: its path, and the identity of the file its bytes came from. */
+export interface InputFile {
+  readonly path: string;
+  readonly dev: number;
+  readonly ino: number;
+}
+
+/**
+ * Whether `finalPath` is the job's input: with --out over the inputs, a manifest id (or a link, a
+ * symlinked folder) can make an artefact's path the image's own, and the write would replace the
+ * image, every later run shrinking it again. Compared by device and inode, so any spelling of the
+ * path counts. A destination that does not exist cannot be the input; one that cannot be looked
+ * at is left to the write, which says why.
+ */
+async function isInput(finalPath: string, input: InputFile): Promise<boolean> {
+  const existing = await stat(finalPath).catch(() => undefined);
+  return existing !== undefined && existing.dev === input.dev && existing.ino === input.ino;
+}
+
 /** `onWritten` hears the size of each artefact written, for the run's byte counts. */
-export function createArtifactWriter(outDir: string, task: string, key: string, onWritten?: (bytes: number) => void): ArtifactWriter {
+export function createArtifactWriter(outDir: string, task: string, key: string, input: InputFile, onWritten?: (bytes: number) => void): ArtifactWriter {
   const relative = safeRelativePath(key);
   return {
-    async write(data, suffix, options = {}) {
-      const base = options.keepExtension === false ? relative.replace(/(\/|^)([^/]+?)\.[^./]+$/, '$1$2') : relative;
-      const relativeToOut = `${task}/${base}${suffix}`;
+    async write(data, suffix) {
+      const relativeToOut = `${task}/${relative}${suffix}`;
       const finalPath = path.join(outDir, ...relativeToOut.split('/'));
       if (!path.resolve(finalPath).startsWith(path.resolve(outDir) + path.sep)) {
         throw new TaskError('E_WRITE', `refusing to write outside --out: ${relativeToOut}`);
+      }
+      if (await isInput(finalPath, input)) {
+        throw new TaskError('E_WRITE', `the artefact would overwrite the input itself: ${input.path} (as ${relativeToOut} under --out); choose another --out`);
       }
       await writeAtomically(finalPath, data);
       onWritten?.(typeof data === 'string' ? Buffer.byteLength(data) : data.length);

@@ -91,17 +91,17 @@ export interface JobInput {
   readonly inputs: Readonly<Record<TaskName, unknown>>;
   /** Vectors (`JobOutput.vector`) of the prerequisite tasks that produced one, by task name. */
   readonly vectors: Readonly<Record<TaskName, Float32Array>>;
-  /** Writes artefacts under `OUT/<task>/` atomically. */
+  /** Writes artefacts under `OUT/<task>/` atomically, never over this input. */
   readonly artifacts: ArtifactWriter;
 }
 
 export interface ArtifactWriter {
   /**
    * Writes `data` to `OUT/<task>/<relative path derived from the key><suffix>` through a temporary
-   * name and a rename. Returns the path relative to OUT. `keepExtension` false drops the key's
-   * own extension before adding `suffix`.
+   * name and a rename. Returns the path relative to OUT. Fails with E_WRITE rather than replace
+   * the job's own input (an --out over the inputs).
    */
-  write(data: Buffer | string, suffix: string, options?: { keepExtension?: boolean }): Promise<string>;
+  write(data: Buffer | string, suffix: string): Promise<string>;
 }
 
 export interface JobOutput {
