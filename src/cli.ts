@@ -14,7 +14,7 @@ import { tasksCommand } from './commands/tasks.js';
 import { modelsCommand } from './commands/models.js';
 import { duplicatesCommand } from './commands/duplicates.js';
 import { reportCommand } from './commands/report.js';
-import { modelCardArguments, registerModelCards } from './tasks/custom/load.js';
+import { modelCardArguments, refuseAlteredCards, registerModelCards } from './tasks/custom/load.js';
 
 export function buildProgram(): Command {
   const program = new Command('imgpipe')
@@ -37,6 +37,9 @@ export function buildProgram(): Command {
   for (const command of [runCommand(), statusCommand(), exportCommand(), mergeCommand(), tasksCommand(), modelsCommand(), duplicatesCommand(), reportCommand()]) {
     program.addCommand(command);
   }
+  program.hook('preAction', (_program, action) => {
+    if (action.name() !== 'models' && action.parent?.name() !== 'models') refuseAlteredCards();
+  });
   // Commander exits 1 on its own errors; ours must be 2, and only from one place.
   const override = (command: Command): void => {
     command.exitOverride();

@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cli, scratch, summaryOf, taskResults as results } from './helpers.js';
+import { cli, scratch, sha256File, summaryOf, taskResults as results } from './helpers.js';
 import { writeOnnxModel } from './onnx-models.js';
 
 const work = scratch('imgpipe-cards-');
@@ -258,6 +258,23 @@ describe('model cards', () => {
     const models = await cli(['models', '--model-card', file, '--json']);
     expect(models.code, models.stderr).toBe(0);
     expect(JSON.parse(models.stdout).find((m: { id: string }) => m.id === 'listed')).toMatchObject({ format: 'onnx', licence: 'Apache-2.0', installed: true });
+  });
+
+  it('models verify reports a card whose model changed as FAIL (exit 1), like a built-in model; its other mistakes stay usage errors', async () => {
+    const hashed = card('hashed', classifier({ id: 'hashed', sha256: sha256File(path.join(cards, 'mean.onnx')) }));
+    expect((await cli(['models', 'verify', '--model-card', hashed])).stdout).toMatch(/^ok +hashed$/m);
+    const stale = card('stale', classifier({ id: 'stale', sha256: '0'.repeat(64) }));
+    const verify = await cli(['models', 'verify', '--model-card', stale]);
+    expect([verify.code, verify.stderr]).toEqual([1, '']);
+    expect(verify.stdout).toMatch(/^FAIL stale: model card .*stale\.json: sha256: .*mean\.onnx does not match \(the file changed, or the card is for another file\) \(fix: restore the file the card describes, or put the new file's sha256 in .*stale\.json\)$/m);
+    const models = await cli(['models', '--model-card', stale, '--json']);
+    expect(models.code, models.stderr).toBe(0);
+    expect(JSON.parse(models.stdout).find((m: { id: string }) => m.id === 'stale')).toMatchObject({ installed: false, problems: [expect.stringMatching(/sha256: .* does not match/)] });
+    // Every other command refuses it, as run does (see the next test).
+    const tasks = await cli(['tasks', '--model-card', stale]);
+    expect([tasks.code, tasks.stderr]).toEqual([2, expect.stringMatching(/^imgpipe: error: model card .*stale\.json: sha256: .* does not match/)]);
+    const wrong = await cli(['models', 'verify', '--model-card', card('wrong', classifier({ id: 'wrong', labels: ['a', 'b'] }))]);
+    expect([wrong.code, wrong.stderr]).toEqual([2, expect.stringMatching(/labels: 2 labels for a model with 3 classes/)]);
   });
 
   it('refuses a card with a mistake, naming the field, before any work', async () => {

@@ -1,6 +1,6 @@
 /** Usage errors exit 2 naming the problem, before any work and before the ledger is touched. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -110,6 +110,13 @@ describe('help and introspection', () => {
     const tasks = JSON.parse((await cli(['tasks', '--json'])).stdout) as { name: string; needs: string[]; concurrency: number; options: { flag: string }[] }[];
     expect(tasks.map((t) => t.name)).toEqual(['preprocess', 'meta', 'nsfw', 'faces', 'anonymize', 'ocr', 'objects', 'embed', 'labels', 'background', 'logos']);
     expect(tasks[1]!.options.map((o) => o.flag)).toContain('--meta-blur-threshold');
+    // What run would use on this machine, with the rule: background's cap of 4 is not its pool on 2 cores.
+    const threads = availableParallelism();
+    const background = tasks.find((t) => t.name === 'background')!;
+    expect(background).toMatchObject({ concurrency: Math.min(4, threads), concurrencyRule: 'one per thread, at most 4' });
+    expect(tasks.find((t) => t.name === 'preprocess')).toMatchObject({ concurrency: 2 * threads, concurrencyRule: 'two per thread' });
+    expect(tasks.find((t) => t.name === 'faces')).toMatchObject({ concurrency: threads, concurrencyRule: 'one per thread' });
+    expect(text.stdout).toContain(`default concurrency ${Math.min(4, threads)} (one per thread, at most 4); timeout 300 s`);
   });
 
   it('export writes CSV with quoting and JSON lines with results', async () => {

@@ -96,7 +96,8 @@ export function optionsHash(options: TaskOptions): string {
   return createHash('sha256').update(JSON.stringify(sorted)).digest('hex').slice(0, 16);
 }
 
-function defaultConcurrency(meta: TaskMeta, threads: number, threadsPerJob: number): number {
+/** A task's pool size without --concurrency; `imgpipe tasks` shows it for this machine. */
+export function defaultConcurrency(meta: TaskMeta, threads: number, threadsPerJob: number): number {
   const fit = Math.max(1, Math.floor(threads / threadsPerJob));
   return meta.concurrency === 'threads' ? fit : Math.min(meta.concurrency, fit);
 }

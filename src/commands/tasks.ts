@@ -1,8 +1,18 @@
 /** `imgpipe tasks`: every task with its version, prerequisites, concurrency and options. */
+import os from 'node:os';
 import { Command } from 'commander';
 import { allTasks } from '../tasks/registry.js';
-import { taskOptionFlag } from './run-settings.js';
+import type { TaskMeta } from '../tasks/contract.js';
+import { defaultConcurrency, taskOptionFlag } from './run-settings.js';
 import { examples, modelCardOption } from './common.js';
+
+/** How a task's default pool follows --threads, in words: "one per thread, at most 4". */
+function concurrencyRule(task: TaskMeta): string {
+  const perThread = 1 / task.threadsPerJob;
+  const words: Record<number, string> = { 1: 'one', 2: 'two', 3: 'three', 4: 'four' };
+  const rule = perThread >= 1 ? `${words[perThread] ?? Number(perThread.toFixed(2))} per thread` : `one per ${task.threadsPerJob} threads`;
+  return task.concurrency === 'threads' ? rule : `${rule}, at most ${task.concurrency}`;
+}
 
 export function tasksCommand(): Command {
   return new Command('tasks')
@@ -11,13 +21,17 @@ export function tasksCommand(): Command {
     .addOption(modelCardOption())
     .addHelpText('after', examples(['imgpipe tasks', 'imgpipe tasks --json | jq ".[].name"', 'imgpipe tasks --model-card my-detector.json']))
     .action((flags: { json?: boolean }) => {
+      // What `run` would use here: its --threads defaults to this machine's threads. A task's
+      // own cap (background's 4) alone would promise more workers than a small machine gets.
+      const threads = os.availableParallelism();
       const tasks = allTasks().map((task) => ({
         name: task.name,
         version: task.version,
         description: task.description,
         needs: task.needs,
         uses: task.uses ?? [],
-        concurrency: task.concurrency,
+        concurrency: defaultConcurrency(task, threads, Math.min(task.threadsPerJob, threads)),
+        concurrencyRule: concurrencyRule(task),
         threadsPerJob: task.threadsPerJob,
         timeoutSeconds: task.timeoutSeconds,
         options: Object.entries(task.options).map(([name, spec]) => ({
@@ -35,7 +49,7 @@ export function tasksCommand(): Command {
       const blocks = tasks.map((task) => {
         const head = `${task.name} (version ${task.version}) - ${task.description}`;
         const uses = task.uses.length ? `; uses ${task.uses.join(', ')} when the run includes it` : '';
-        const facts = `  needs: ${task.needs.length ? task.needs.join(', ') : 'nothing'}${uses}; default concurrency ${task.concurrency === 'threads' ? `${Number((1 / task.threadsPerJob).toFixed(2))} per thread` : task.concurrency}; timeout ${task.timeoutSeconds} s`;
+        const facts = `  needs: ${task.needs.length ? task.needs.join(', ') : 'nothing'}${uses}; default concurrency ${task.concurrency} (${task.concurrencyRule}); timeout ${task.timeoutSeconds} s`;
         const options = task.options.map((o) => `  ${o.flag} <${o.type === 'enum' ? o.values!.join('|') : o.type}>  ${o.description} (default: ${o.default === '' ? 'none' : String(o.default)})`);
         return [head, facts, ...options].join('\n');
       });

@@ -64,7 +64,8 @@ export class TaskPool {
       if (this.interrupted || this.destroyed) return 'interrupted';
       const durationMs = performance.now() - started;
       if (timedOut) {
-        return { ok: false, code: 'E_TIMEOUT', message: `no result after ${Math.round(timeoutMs / 1000)} s; the worker was stopped`, durationMs };
+        // The limit as given (--timeout meta=0.1 says 0.1 s, not 0 s), to the millisecond timers keep.
+        return { ok: false, code: 'E_TIMEOUT', message: `no result after ${Number((timeoutMs / 1000).toFixed(3))} s; the worker was stopped`, durationMs };
       }
       return { ok: false, code: 'E_WORKER_CRASH', message: `worker died: ${oneLine((error as Error)?.message ?? String(error))}`, durationMs };
     } finally {

