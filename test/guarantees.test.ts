@@ -317,6 +317,8 @@ describe('ledgers that cannot be used', () => {
   it.skipIf(ROOT_USER && !CAN_MOUNT)('a read-only ledger (file and folder): run, merge and status exit 2 saying so (as root: on a read-only mount, since root writes through chmod)', async () => {
     const work = scratch();
     let db = await goodLedger(path.join(work, 'rw'));
+    // Another ledger to merge from: without root, the read-only ledger stays where it was made.
+    const source = await goodLedger(path.join(work, 'source'));
     let restore = () => {};
     if (ROOT_USER) {
       const mount = path.join(work, 'ro');
@@ -332,7 +334,7 @@ describe('ledgers that cannot be used', () => {
     }
     try {
       expectUsageError(await cli(['run', photos, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out2')]), /read-only/);
-      expectUsageError(await cli(['merge', db, path.join(work, 'rw', 'l.db')]), /read-only/);
+      expectUsageError(await cli(['merge', db, source]), /read-only/);
       expectUsageError(await cli(['status', '--db', db]), /read-only/);
     } finally {
       restore();
