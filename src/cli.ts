@@ -75,10 +75,11 @@ export async function main(argv: string[]): Promise<void> {
     throw error;
   });
   // The ledger also writes from timers (batched results, the lock's heartbeat), outside any
-  // command's control flow: a failure there (a full disk) ends the run as a kill would, since
-  // nothing more can be recorded, but with one line and exit 2 rather than a stack trace.
+  // command's control flow: a failure there (a full disk, a ledger deleted under the run) ends
+  // the run as a kill would, since nothing more can be recorded, but with one line and exit 2
+  // rather than a stack trace.
   process.on('uncaughtException', (error) => {
-    const ledger = ledgerProblem(error);
+    const ledger = error instanceof UsageError ? error.message : ledgerProblem(error);
     process.stderr.write(ledger ? `imgpipe: error: ${ledger}\n` : `imgpipe: internal error: ${describe(error)}\n`);
     process.exit(ledger ? ExitCode.usage : ExitCode.someFailed);
   });

@@ -3,8 +3,9 @@
  * one writer per ledger, an unwritable or full --out, keys that try to leave --out, and ledgers
  * that are read-only, damaged or from a newer imgpipe.
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
@@ -38,6 +39,10 @@ function filesUnder(dir: string): string[] {
     .filter((entry) => entry.isFile())
     .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
     .sort();
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function doneCount(db: string): number {
@@ -83,6 +88,53 @@ describe('one writer per ledger', () => {
     const results = await Promise.all([cli(args), cli(args)]);
     expect(results.map((r) => r.code).sort()).toEqual([0, 2]);
     expectUsageError(results.find((r) => r.code === 2)!, /is in use by imgpipe process/);
+  });
+
+  it('a lock whose pid now belongs to an unrelated process (pid reuse) holds while its heartbeat is fresh, and is taken over once it is stale', async () => {
+    const work = scratch();
+    const db = path.join(work, 'l.db');
+    const args = ['run', path.join(FIXTURES, 'colours'), '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'];
+    expect((await cli(args)).code).toBe(0);
+    const unrelated = spawn('sleep', ['120'], { stdio: 'ignore' });
+    try {
+      const lock = (heartbeatAgoMs: number): void => {
+        const connection = new Database(db);
+        connection
+          .prepare('INSERT OR REPLACE INTO lock (id, host, pid, acquired_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)')
+          .run(hostname(), unrelated.pid, new Date(Date.now() - 3_600_000).toISOString(), new Date(Date.now() - heartbeatAgoMs).toISOString());
+        connection.close();
+      };
+      // Alive and heartbeating, as far as this host can tell: the pid cannot say whose it is.
+      lock(0);
+      expectUsageError(await cli(args), new RegExp(`in use by imgpipe process ${unrelated.pid} on `));
+      // No heartbeat for a minute: no imgpipe writes this ledger, whoever has that pid now.
+      lock(60_000);
+      const taken = await cli([...args, '--force']);
+      expect(taken.code, taken.stderr).toBe(0);
+      expect(query(db, "SELECT count(*) AS n FROM jobs WHERE state = 'done'")).toEqual([{ n: 2 }]);
+      expect(query(db, 'SELECT count(*) AS n FROM lock')).toEqual([{ n: 0 }]);
+    } finally {
+      unrelated.kill();
+    }
+  });
+});
+
+describe('a ledger deleted mid-run', () => {
+  it('stops the run at the next heartbeat with exit 2 and one line, instead of exit 0 with every record gone', async () => {
+    const work = scratch();
+    const db = path.join(work, 'l.db');
+    // Paths on stdin, kept open: the run waits for more (heartbeating) until the test closes it.
+    const child = startCli(['run', '-', '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'], { keepStdinOpen: true });
+    const finished = collect(child);
+    child.stdin!.write(`${path.join(FIXTURES, 'colours', 'red.png')}\n`);
+    for (let i = 0; i < 3000 && doneCount(db) < 1; i += 1) await sleep(10);
+    expect(doneCount(db)).toBe(1);
+    for (const name of readdirSync(work).filter((entry) => entry.startsWith('l.db'))) rmSync(path.join(work, name));
+    // A heartbeat is due within 10 s. Closing stdin after that would end the run normally (exit 0).
+    const stoppedAlone = await Promise.race([finished.then(() => true), sleep(20_000).then(() => false)]);
+    child.stdin!.end();
+    expectUsageError(await finished, /ledger .*l\.db was deleted while this run was writing it: .* so the run stops/);
+    expect(stoppedAlone).toBe(true);
   });
 });
 
@@ -265,6 +317,8 @@ describe('ledgers that cannot be used', () => {
   it.skipIf(ROOT_USER && !CAN_MOUNT)('a read-only ledger (file and folder): run, merge and status exit 2 saying so (as root: on a read-only mount, since root writes through chmod)', async () => {
     const work = scratch();
     let db = await goodLedger(path.join(work, 'rw'));
+    // Another ledger to merge from: without root, the read-only ledger stays where it was made.
+    const source = await goodLedger(path.join(work, 'source'));
     let restore = () => {};
     if (ROOT_USER) {
       const mount = path.join(work, 'ro');
@@ -280,7 +334,7 @@ describe('ledgers that cannot be used', () => {
     }
     try {
       expectUsageError(await cli(['run', photos, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out2')]), /read-only/);
-      expectUsageError(await cli(['merge', db, path.join(work, 'rw', 'l.db')]), /read-only/);
+      expectUsageError(await cli(['merge', db, source]), /read-only/);
       expectUsageError(await cli(['status', '--db', db]), /read-only/);
     } finally {
       restore();

@@ -1,9 +1,10 @@
 /** Sharding: a stable partition of keys, and sharded runs that merge into one unsharded result. */
-import { writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { inShard, parseShard, shardFromEnvironment, shardOf } from '../src/pipeline/shard.js';
-import { cli, makeImages, query, resultsOf, scratch, summaryOf } from './helpers.js';
+import { cli, FIXTURES, makeImages, query, resultsOf, scratch, summaryOf } from './helpers.js';
 
 function shuffled<T>(items: T[], seed: number): T[] {
   const copy = [...items];
@@ -76,9 +77,20 @@ describe('sharded runs', () => {
       { task: 'preprocess', pending: 0, running: 0, done: 60, failed: 0 },
     ]);
 
-    // Merging the same shards again changes nothing.
+    // Merging the same shards again changes nothing: not the results, and no run is recorded twice.
+    const runs = query(merged, 'SELECT * FROM runs ORDER BY id');
+    expect(runs).toHaveLength(3);
     expect((await cli(['merge', merged, ...shards])).code).toBe(0);
     expect(resultsOf(merged)).toEqual(resultsOf(whole));
+    expect(query(merged, 'SELECT * FROM runs ORDER BY id')).toEqual(runs);
+
+    // The last run is the one that started last, whatever order the shards were merged in.
+    const reversed = path.join(work, 'reversed.db');
+    expect((await cli(['merge', reversed, ...[...shards].reverse()])).code).toBe(0);
+    for (const db of [merged, reversed]) {
+      const { lastRun } = JSON.parse((await cli(['status', '--db', db, '--json'])).stdout);
+      expect([lastRun.shard, lastRun.status]).toEqual(['3/3', 'completed']);
+    }
 
     // A ledger whose done result differs for the same (image, task, version) is refused, all or nothing.
     const tampered = path.join(work, 'tampered.db');
@@ -92,6 +104,58 @@ describe('sharded runs', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/merge refused: .*tampered\.db .* disagree about image .* task meta version 1 \(different results\); nothing was merged/);
     expect(query<{ n: number }>(target, 'SELECT count(*) AS n FROM jobs')[0]!.n).toBe(0);
+  });
+
+  it('a run merged while unfinished is recorded once, and gets its end when merged again', async () => {
+    const work = scratch();
+    const shard = path.join(work, 'shard.db');
+    expect((await cli(['run', path.join(FIXTURES, 'colours'), '--tasks', 'meta', '--db', shard, '--quiet'])).code).toBe(0);
+    const finished = query(shard, 'SELECT ended_at, status, duration_ms, counts FROM runs')[0]!;
+    // As the shard's ledger looks while its run is still going.
+    const connection = new Database(shard);
+    connection.prepare("UPDATE runs SET ended_at = NULL, status = 'running', duration_ms = NULL, counts = NULL").run();
+    connection.close();
+    const merged = path.join(work, 'merged.db');
+    expect((await cli(['merge', merged, shard])).code).toBe(0);
+    expect(query(merged, 'SELECT status, ended_at FROM runs')).toEqual([{ status: 'unfinished', ended_at: null }]);
+
+    const restored = new Database(shard);
+    restored.prepare('UPDATE runs SET ended_at = ?, status = ?, duration_ms = ?, counts = ?').run(finished.ended_at, finished.status, finished.duration_ms, finished.counts);
+    restored.close();
+    expect((await cli(['merge', merged, shard])).code).toBe(0);
+    expect(query(merged, 'SELECT ended_at, status, duration_ms, counts FROM runs')).toEqual([finished]);
+    expect(query(merged, 'SELECT DISTINCT run_id FROM jobs')).toEqual(query(merged, 'SELECT id AS run_id FROM runs'));
+  });
+
+  it('checks every source before creating the target, and refuses one ledger named twice', async () => {
+    const work = scratch();
+    const shard = path.join(work, 'shard.db');
+    expect((await cli(['run', path.join(FIXTURES, 'colours'), '--tasks', 'meta', '--db', shard, '--quiet'])).code).toBe(0);
+    const target = path.join(work, 'sub', 'new.db');
+
+    const missing = await cli(['merge', target, shard, path.join(work, 'missing.db')]);
+    expect([missing.code, missing.stderr]).toEqual([2, expect.stringMatching(/^imgpipe: error: no ledger at .*missing\.db[^\n]*\n$/)]);
+    const text = path.join(work, 'notes.db');
+    writeFileSync(text, 'not a ledger, and long enough to have what would be a SQLite header...........................');
+    const notLedger = await cli(['merge', target, shard, text]);
+    expect([notLedger.code, notLedger.stderr]).toEqual([2, expect.stringMatching(/notes\.db is not an imgpipe ledger/)]);
+    expect(existsSync(path.join(work, 'sub'))).toBe(false);
+
+    // The target under another name (a symlink, a hard link), and a source under two names.
+    const alias = path.join(work, 'alias.db');
+    symlinkSync(shard, alias);
+    const hardLink = path.join(work, 'hard.db');
+    linkSync(shard, hardLink);
+    const before = readFileSync(shard);
+    for (const other of [alias, hardLink]) {
+      const itself = await cli(['merge', shard, other]);
+      expect([itself.code, itself.stderr]).toEqual([2, expect.stringMatching(/^imgpipe: error: merge: .* is the target .*shard\.db itself \(the same file\)[^\n]*\n$/)]);
+    }
+    expect(readFileSync(shard).equals(before)).toBe(true);
+    expect(query(shard, 'SELECT count(*) AS n FROM runs')).toEqual([{ n: 1 }]);
+    const twice = await cli(['merge', target, shard, alias]);
+    expect([twice.code, twice.stderr]).toEqual([2, expect.stringMatching(/merge: .*alias\.db and .*shard\.db are the same ledger \(the same file\); name each source once/)]);
+    expect(existsSync(path.join(work, 'sub'))).toBe(false);
   });
 
   it('records the shard of each run in the ledger', async () => {

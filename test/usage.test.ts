@@ -1,5 +1,5 @@
 /** Usage errors exit 2 naming the problem, before any work and before the ledger is touched. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -91,6 +91,57 @@ describe('usage errors', () => {
     held.prepare('INSERT INTO lock (id, host, pid, acquired_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)').run(hostname(), 4194303, new Date().toISOString(), new Date().toISOString());
     held.close();
     expect((await cli(['run', photos, '--db', db, '--quiet'])).code).toBe(0);
+  });
+});
+
+describe('flags of the commands that read a ledger', () => {
+  /** An exit 2 with one line on stderr, naming the problem, and nothing on stdout. */
+  function expectRefused(result: { code: number | null; stdout: string; stderr: string }, message: RegExp): void {
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/^imgpipe: error: [^\n]+\n$/);
+    expect(result.stderr).toMatch(message);
+    expect(result.stdout).toBe('');
+  }
+
+  it('export --output where no file can be written: exit 2 naming the path, before the ledger is read', async () => {
+    const work = scratch();
+    const db = path.join(work, 'l.db');
+    expect((await cli(['run', path.join(FIXTURES, 'colours'), '--db', db, '--quiet'])).code).toBe(0);
+    expectRefused(await cli(['export', '--db', db, '--output', path.join(work, 'nope', 'x.csv')]), /--output: cannot write .*nope\/x\.csv \(ENOENT/);
+    const folder = path.join(work, 'folder');
+    mkdirSync(folder);
+    expectRefused(await cli(['export', '--db', db, '--output', folder]), /--output: .*folder is a folder; give a file path/);
+    // Checked first: the missing ledger is not what is reported.
+    expectRefused(await cli(['export', '--db', path.join(work, 'none.db'), '--output', folder]), /--output: .*folder is a folder/);
+  });
+
+  it('a --task or --embedding-task that is neither a built-in task nor in the ledger: exit 2 naming it', async () => {
+    const work = scratch();
+    const db = path.join(work, 'l.db');
+    expect((await cli(['run', path.join(FIXTURES, 'colours'), '--db', db, '--quiet'])).code).toBe(0);
+    const output = path.join(work, 'out.jsonl');
+    expectRefused(await cli(['export', '--db', db, '--task', 'mta', '--output', output]), /--task: unknown task 'mta': .*has no jobs of it \(its tasks: meta\)/);
+    expect(existsSync(output)).toBe(false);
+    expectRefused(await cli(['duplicates', '--db', db, '--by', 'embedding', '--embedding-task', 'embd']), /--embedding-task: unknown task 'embd'/);
+
+    // A built-in task without jobs here selects nothing; a task this build does not know (a model
+    // card's) that the ledger has jobs of is exported.
+    expect(await cli(['export', '--db', db, '--task', 'ocr'])).toMatchObject({ code: 0, stdout: '' });
+    const connection = new Database(db);
+    connection.prepare("INSERT INTO jobs (image_id, task, state, result) SELECT image_id, 'defects', 'done', '{\"top\":\"scratch\"}' FROM jobs").run();
+    connection.close();
+    const cards = await cli(['export', '--db', db, '--task', 'defects']);
+    expect(cards.code, cards.stderr).toBe(0);
+    expect(cards.stdout.trim().split('\n').map((line) => JSON.parse(line).result)).toEqual([{ top: 'scratch' }, { top: 'scratch' }]);
+  });
+
+  it('report --html under a file: exit 2 naming it, before the ledger is read', async () => {
+    const work = scratch();
+    const file = path.join(work, 'file');
+    writeFileSync(file, '');
+    // The ledger does not even exist: the folder is what is reported.
+    const result = await cli(['report', '--db', path.join(work, 'none.db'), '--html', path.join(file, 'report')]);
+    expectRefused(result, /--html: .*file\/report cannot be created: .*file is a file, not a folder/);
   });
 });
 

@@ -1,6 +1,8 @@
 /** Pieces every command shares: the --db option, tables, the version. */
 import { readFileSync } from 'node:fs';
 import { Option } from 'commander';
+import { UsageError } from '../errors.js';
+import type { Ledger } from '../pipeline/ledger.js';
 
 export const DEFAULT_DB = './imgpipe.db';
 
@@ -15,6 +17,21 @@ export function dbOption(): Option {
 export function modelCardOption(): Option {
   return new Option('--model-card <file>', 'add a task from a model card (JSON describing an ONNX model); repeatable').argParser(
     (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+  );
+}
+
+/**
+ * A task named by a flag of a command that reads a ledger: a built-in task, or one the ledger
+ * has jobs of (a model card's task, which this build may not know). Anything else is a typo,
+ * which would otherwise select nothing and exit 0 as if there were nothing to find.
+ */
+export async function checkTaskFlag(flag: string, task: string, ledger: Ledger): Promise<void> {
+  const { findTask } = await import('../tasks/registry.js');
+  if (findTask(task) || ledger.db.prepare('SELECT 1 FROM jobs WHERE task = ? LIMIT 1').get(task)) return;
+  const inLedger = (ledger.db.prepare('SELECT DISTINCT task FROM jobs ORDER BY task').all() as { task: string }[]).map((row) => row.task);
+  throw new UsageError(
+    `${flag}: unknown task '${task}': not a built-in task (see imgpipe tasks) and ledger ${ledger.file} has no jobs of it` +
+      (inLedger.length > 0 ? ` (its tasks: ${inLedger.join(', ')})` : ''),
   );
 }
 

@@ -1,7 +1,7 @@
 /** `imgpipe duplicates`: exact duplicates (same sha256), near duplicates (perceptual hash) and similar images (embeddings). */
 import { Command, Option } from 'commander';
 import { parseChoice, parseInteger, parseNumber } from '../validate.js';
-import { dbOption, examples } from './common.js';
+import { checkTaskFlag, dbOption, examples } from './common.js';
 
 interface Group {
   kind: 'exact' | 'near' | 'similar';
@@ -62,6 +62,7 @@ export function duplicatesCommand(): Command {
       const groups: Group[] = [];
       const missing: string[] = [];
       try {
+        if (by !== 'phash') await checkTaskFlag('--embedding-task', embeddingTask, ledger);
         const rows = ledger.db
           .prepare(
             `SELECT i.key, i.sha256, json_extract(j.result, '$.phash') AS phash FROM images i

@@ -1,9 +1,10 @@
 /** `imgpipe export`: one record per (image, task), as JSON lines or CSV. */
 import { Command, Option } from 'commander';
-import { createWriteStream } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { once } from 'node:events';
-import { parseChoice } from '../validate.js';
-import { dbOption, examples } from './common.js';
+import { UsageError } from '../errors.js';
+import { parseChoice, parseWritableFile } from '../validate.js';
+import { checkTaskFlag, dbOption, examples } from './common.js';
 import type { JobRecord } from '../pipeline/ledger-queries.js';
 
 const CSV_COLUMNS = ['key', 'path', 'sha256', 'task', 'state', 'attempts', 'taskVersion', 'errorCode', 'errorMessage', 'startedAt', 'finishedAt', 'durationMs', 'artifacts', 'result'] as const;
@@ -29,6 +30,50 @@ function toCsv(record: JobRecord, vectors: boolean): string {
   return `${cells.join(',')}\n`;
 }
 
+/**
+ * The --output file, written synchronously in large pieces: a failing write (a full disk) then
+ * throws where it happens, as one line, where a write stream's error would leave the export
+ * waiting forever for a 'drain' or 'finish' that never comes.
+ */
+class OutputFile {
+  private readonly fd: number;
+  private pending: string[] = [];
+  private pendingLength = 0;
+
+  constructor(private readonly file: string) {
+    this.fd = this.attempt(() => openSync(file, 'w'));
+  }
+
+  /** As a stream's write, but it never asks the caller to wait for a 'drain'. */
+  write(text: string): true {
+    this.pending.push(text);
+    this.pendingLength += text.length;
+    if (this.pendingLength >= 1 << 16) this.flush();
+    return true;
+  }
+
+  close(): void {
+    this.flush();
+    this.attempt(() => closeSync(this.fd));
+  }
+
+  private flush(): void {
+    const bytes = Buffer.from(this.pending.join(''));
+    this.pending = [];
+    this.pendingLength = 0;
+    let offset = 0;
+    while (offset < bytes.length) offset += this.attempt(() => writeSync(this.fd, bytes, offset));
+  }
+
+  private attempt<T>(action: () => T): T {
+    try {
+      return action();
+    } catch (error) {
+      throw new UsageError(`--output: cannot write ${this.file} (${(error as Error).message})`);
+    }
+  }
+}
+
 export function exportCommand(): Command {
   return new Command('export')
     .summary('write one record per (image, task) with result, error and timings')
@@ -51,21 +96,22 @@ export function exportCommand(): Command {
       const vectors = flags.vectors === true;
       const format = parseChoice('--format', flags.format, ['jsonl', 'csv'] as const);
       const state = flags.state === undefined ? undefined : parseChoice('--state', flags.state, ['pending', 'running', 'done', 'failed'] as const);
+      if (flags.output !== undefined) parseWritableFile('--output', flags.output);
       const { Ledger } = await import('../pipeline/ledger.js');
       const { iterateJobs } = await import('../pipeline/ledger-queries.js');
       const ledger = Ledger.openForRead(flags.db);
-      const out = flags.output ? createWriteStream(flags.output) : process.stdout;
       try {
+        if (flags.task !== undefined) await checkTaskFlag('--task', flags.task, ledger);
+        // Created only now, once every usage error has had its chance: a refused export leaves no empty file.
+        const file = flags.output === undefined ? undefined : new OutputFile(flags.output);
+        const out = file ?? process.stdout;
         if (format === 'csv') out.write(`${[...CSV_COLUMNS, ...(vectors ? ['vector'] : [])].join(',')}\n`);
         for (const record of iterateJobs(ledger.db, { task: flags.task, state, vectors })) {
-          if (!out.write(format === 'csv' ? toCsv(record, vectors) : toJsonl(record, vectors))) await once(out, 'drain');
+          if (!out.write(format === 'csv' ? toCsv(record, vectors) : toJsonl(record, vectors))) await once(process.stdout, 'drain');
         }
+        file?.close();
       } finally {
         ledger.close();
-        if (flags.output) {
-          out.end();
-          await once(out, 'finish');
-        }
       }
     });
 }

@@ -20,18 +20,23 @@ export function mergeCommand(): Command {
     )
     .action(async (target: string, shards: string[], flags: { json?: boolean }) => {
       const { Ledger } = await import('../pipeline/ledger.js');
-      const { mergeLedgers } = await import('../pipeline/merge.js');
-      const ledger = Ledger.openForWrite(target);
+      const { mergeLedgers, openSources } = await import('../pipeline/merge.js');
+      const sources = openSources(target, shards);
       try {
-        ledger.acquireLock();
-        const report = mergeLedgers(ledger, shards);
-        if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-        else {
-          for (const source of report.sources) process.stdout.write(`merged ${source.file}: ${source.images} images, ${source.jobs} jobs, ${source.runs} runs\n`);
-          process.stdout.write(`${target}: ${report.images} images and ${report.jobs} jobs merged from ${report.sources.length} ledgers\n`);
+        const ledger = Ledger.openForWrite(target);
+        try {
+          ledger.acquireLock();
+          const report = mergeLedgers(ledger, sources);
+          if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+          else {
+            for (const source of report.sources) process.stdout.write(`merged ${source.file}: ${source.images} images, ${source.jobs} jobs, ${source.runs} runs\n`);
+            process.stdout.write(`${target}: ${report.images} images and ${report.jobs} jobs merged from ${report.sources.length} ledgers\n`);
+          }
+        } finally {
+          ledger.close();
         }
       } finally {
-        ledger.close();
+        for (const source of sources) source.close();
       }
     });
 }

@@ -60,13 +60,15 @@ export interface RunRow {
   counts: string | null;
 }
 
+/**
+ * Newest first by start, not by id: merged runs get ids in the order their ledgers were merged
+ * (`merge all.db shard-2.db shard-1.db`), which says nothing of when they ran.
+ */
+const RUNS_NEWEST_FIRST = 'ORDER BY started_at DESC, id DESC';
+
+/** The run that started last. */
 export function lastRun(db: DB): RunRow | undefined {
-  return db
-    .prepare(
-      `SELECT id, argv, tasks, shard, host, started_at AS startedAt, ended_at AS endedAt, status, duration_ms AS durationMs, counts
-       FROM runs ORDER BY id DESC LIMIT 1`,
-    )
-    .get() as RunRow | undefined;
+  return recentRuns(db, 1)[0];
 }
 
 /** Images of a run that a task flagged (`flagged: true` in its result), per task. */
@@ -217,7 +219,7 @@ export function recentRuns(db: DB, limit: number): RunRow[] {
   return db
     .prepare(
       `SELECT id, argv, tasks, shard, host, started_at AS startedAt, ended_at AS endedAt, status, duration_ms AS durationMs, counts
-       FROM runs ORDER BY id DESC LIMIT ?`,
+       FROM runs ${RUNS_NEWEST_FIRST} LIMIT ?`,
     )
     .all(limit) as RunRow[];
 }

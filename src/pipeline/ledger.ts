@@ -4,7 +4,7 @@
  * moment leaves it consistent, and the next run picks up exactly what is missing.
  */
 import Database from 'better-sqlite3';
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
@@ -169,6 +169,19 @@ function isAlive(pid: number): boolean {
 
 type WriteOp = [Database.Statement, unknown[]];
 
+/**
+ * Which file a path names (symlinks followed): device and inode. Tells two names of one file
+ * apart from two files, and a file from another put in its place under the same name.
+ */
+export function fileIdentity(file: string): string | undefined {
+  try {
+    const stat = statSync(file, { bigint: true });
+    return `${stat.dev}:${stat.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
 export class Ledger {
   private readonly pendingWrites: WriteOp[] = [];
   private readonly jobWrites = new Map<string, unknown[]>();
@@ -180,6 +193,8 @@ export class Ledger {
   private constructor(
     readonly db: DB,
     readonly file: string,
+    /** The writer's file (see `checkStillThere`); undefined for readers. */
+    private readonly opened?: { path: string; identity: string | undefined },
   ) {}
 
   /** Opens (creating if needed) for `run` and `merge`; `pageCacheKb` replaces SQLite's page cache size. */
@@ -211,7 +226,7 @@ export class Ledger {
         }).immediate();
       }
       db.prepare('SELECT count(*) FROM jobs').get();
-      return new Ledger(db, file);
+      return new Ledger(db, file, { path: path.resolve(file), identity: fileIdentity(file) });
     } catch (error) {
       db?.close();
       throw error instanceof UsageError ? error : openError(file, error);
@@ -251,8 +266,10 @@ export class Ledger {
   // ---- the single-writer lock -------------------------------------------------------------
 
   /**
-   * One process writes a ledger at a time. A lock left by a process that died (same host,
-   * pid gone) or that stopped heartbeating (another host) is taken over.
+   * One process writes a ledger at a time. A lock is taken over when its holder stopped
+   * heartbeating, or, on this host, when its pid is gone (no need to wait for the heartbeat to
+   * age). A live pid with a stale heartbeat is not trusted: after a reboot or a long time, the pid
+   * may belong to an unrelated process, and a live imgpipe writer heartbeats every few seconds.
    */
   acquireLock(): void {
     const host = hostname();
@@ -264,9 +281,8 @@ export class Ledger {
             | undefined;
           if (held) {
             const sameHost = held.host === host;
-            const alive = sameHost
-              ? held.pid !== process.pid && isAlive(held.pid)
-              : Date.now() - Date.parse(held.heartbeatAt) < LOCK_STALE_MS;
+            const fresh = Date.now() - Date.parse(held.heartbeatAt) < LOCK_STALE_MS;
+            const alive = sameHost ? fresh && held.pid !== process.pid && isAlive(held.pid) : fresh;
             if (alive) {
               throw new UsageError(
                 `ledger ${this.file} is in use by imgpipe process ${held.pid} on ${held.host}; ` +
@@ -314,6 +330,8 @@ export class Ledger {
 
   finishRun(runId: number, status: string, durationMs: number, counts: object): void {
     this.flush();
+    // Also here, not only at the heartbeat: a ledger deleted in a run's last seconds is lost just the same.
+    this.checkStillThere();
     this.db
       .prepare('UPDATE runs SET ended_at = ?, status = ?, duration_ms = ?, counts = ? WHERE id = ?')
       .run(now(), status, durationMs, JSON.stringify(counts), runId);
@@ -435,6 +453,7 @@ export class Ledger {
       this.flushTimer = undefined;
     }
     if (this.pendingWrites.length === 0 && this.jobWrites.size === 0 && !this.heartbeatDue()) return;
+    if (this.heartbeatDue()) this.checkStillThere();
     const ops = this.pendingWrites.splice(0);
     const jobs = [...this.jobWrites.values()];
     this.jobWrites.clear();
@@ -462,6 +481,24 @@ export class Ledger {
 
   private heartbeatDue(): boolean {
     return this.lockHeld && Date.now() - this.lastHeartbeat > HEARTBEAT_MS;
+  }
+
+  /**
+   * A ledger deleted (or replaced) under a running writer does not fail its writes: SQLite
+   * goes on writing the unlinked file through its open descriptors, and the run would end with
+   * exit 0 and every record gone with the file. Checked at the heartbeat (one stat every few
+   * seconds), so that the run stops instead. Exit 2, like the ledger's other problems found
+   * mid-run (a full disk, a file made read-only): the ledger, not an image, failed, and nothing
+   * more can be recorded.
+   */
+  private checkStillThere(): void {
+    if (!this.opened || !this.lockHeld) return;
+    const now = fileIdentity(this.opened.path);
+    if (now === this.opened.identity) return;
+    throw new UsageError(
+      `ledger ${this.file} was ${now === undefined ? 'deleted' : 'replaced by another file'} while this run was writing it: ` +
+        `what it held went with that file and nothing more can be recorded, so the run stops (run again to start a new ledger)`,
+    );
   }
 
   close(): void {

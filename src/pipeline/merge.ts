@@ -3,9 +3,8 @@
  * transaction on the target, and a disagreement about the same (image, task, version) rolls
  * the whole merge back.
  */
-import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { Ledger } from './ledger.js';
+import { fileIdentity, Ledger } from './ledger.js';
 
 interface SourceJob {
   key: string;
@@ -72,86 +71,118 @@ function sameBytes(a: Buffer | null, b: Buffer | null): boolean {
   return a === null || b === null ? a === b : a.equals(b);
 }
 
-export function mergeLedgers(target: Ledger, sourceFiles: readonly string[]): MergeReport {
-  const targetPath = path.resolve(target.file);
-  for (const file of sourceFiles) {
-    if (path.resolve(file) === targetPath) throw new UsageError(`merge: ${file} is the target itself`);
+/**
+ * Opens every source for reading, checking each (it exists, is a ledger, has a schema this
+ * imgpipe reads) and that none is the target or another source under a second name. Done
+ * before the target is created or opened for writing, so that a bad source leaves no new,
+ * empty target behind. The caller closes the sources.
+ */
+export function openSources(targetFile: string, sourceFiles: readonly string[]): Ledger[] {
+  // By device and inode: two names of one file (a symlink, a hard link, ./a.db and a.db) are one ledger.
+  const target = fileIdentity(targetFile);
+  const seen = new Map<string, string>();
+  const sources: Ledger[] = [];
+  try {
+    for (const file of sourceFiles) {
+      sources.push(Ledger.openForRead(file));
+      const id = fileIdentity(file);
+      if (id === undefined) continue;
+      if (id === target) throw new UsageError(`merge: ${file} is the target ${targetFile} itself (the same file); a ledger cannot be merged into itself`);
+      const earlier = seen.get(id);
+      if (earlier !== undefined) throw new UsageError(`merge: ${file} and ${earlier} are the same ledger (the same file); name each source once`);
+      seen.set(id, file);
+    }
+  } catch (error) {
+    for (const source of sources) source.close();
+    throw error;
   }
-  const sources = sourceFiles.map((file) => Ledger.openForRead(file));
+  return sources;
+}
+
+/** Merges already opened sources (see `openSources`) into `target`; the caller closes them. */
+export function mergeLedgers(target: Ledger, sources: readonly Ledger[]): MergeReport {
   const db = target.db;
   const report: MergeReport = { sources: [], images: 0, jobs: 0 };
-  try {
-    const findImage = db.prepare('SELECT id, sha256 FROM images WHERE key = ?');
-    const insertImage = db.prepare('INSERT INTO images (key, path, size, mtime_ms, sha256) VALUES (?, ?, ?, ?, ?) RETURNING id');
-    const fillSha = db.prepare('UPDATE images SET sha256 = ? WHERE id = ? AND sha256 IS NULL');
-    const findJob = db.prepare(
-      `SELECT state, task_version AS taskVersion, options_hash AS optionsHash, input_sha256 AS inputSha256, result, vector, finished_at AS finishedAt
-       FROM jobs WHERE image_id = ? AND task = ?`,
-    );
-    const upsertJob = db.prepare(
-      `INSERT OR REPLACE INTO jobs (image_id, task, state, attempts, task_version, options_hash, input_size, input_mtime_ms,
-         input_sha256, result, artifacts, error_code, error_message, run_id, started_at, finished_at, duration_ms, vector)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const insertRun = db.prepare(
-      `INSERT INTO runs (argv, cwd, tasks, shard, host, pid, imgpipe, started_at, ended_at, status, duration_ms, counts)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? RETURNING id`,
-    );
+  const findImage = db.prepare('SELECT id, sha256 FROM images WHERE key = ?');
+  const insertImage = db.prepare('INSERT INTO images (key, path, size, mtime_ms, sha256) VALUES (?, ?, ?, ?, ?) RETURNING id');
+  const fillSha = db.prepare('UPDATE images SET sha256 = ? WHERE id = ? AND sha256 IS NULL');
+  const findJob = db.prepare(
+    `SELECT state, task_version AS taskVersion, options_hash AS optionsHash, input_sha256 AS inputSha256, result, vector, finished_at AS finishedAt
+     FROM jobs WHERE image_id = ? AND task = ?`,
+  );
+  const upsertJob = db.prepare(
+    `INSERT OR REPLACE INTO jobs (image_id, task, state, attempts, task_version, options_hash, input_size, input_mtime_ms,
+       input_sha256, result, artifacts, error_code, error_message, run_id, started_at, finished_at, duration_ms, vector)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const insertRun = db.prepare(
+    `INSERT INTO runs (argv, cwd, tasks, shard, host, pid, imgpipe, started_at, ended_at, status, duration_ms, counts)
+     SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? RETURNING id`,
+  );
+  // A run is one process's: its host, pid and start (to the millisecond) name it in every
+  // ledger it reaches, however often and through however many merges, where row ids do not.
+  const findRun = db.prepare('SELECT id, ended_at AS endedAt FROM runs WHERE host = ? AND pid = ? AND started_at = ?');
+  // A run merged while it was still going (or left unfinished) gets its end when merged again after it.
+  const finishRun = db.prepare('UPDATE runs SET ended_at = ?, status = ?, duration_ms = ?, counts = ? WHERE id = ?');
 
-    db.transaction(() => {
-      for (const source of sources) {
-        const runIds = new Map<number, number>();
-        const runs = source.db.prepare('SELECT * FROM runs ORDER BY id').all() as Record<string, unknown>[];
-        for (const run of runs) {
-          const { id } = insertRun.get(run.argv, run.cwd, run.tasks, run.shard, run.host, run.pid, run.imgpipe, run.started_at, run.ended_at, run.status === 'running' ? 'unfinished' : run.status, run.duration_ms, run.counts) as { id: number };
-          runIds.set(run.id as number, id);
+  db.transaction(() => {
+    for (const source of sources) {
+      const runIds = new Map<number, number>();
+      const runs = source.db.prepare('SELECT * FROM runs ORDER BY id').all() as Record<string, unknown>[];
+      for (const run of runs) {
+        const status = run.status === 'running' ? 'unfinished' : run.status;
+        const known = findRun.get(run.host, run.pid, run.started_at) as { id: number; endedAt: string | null } | undefined;
+        if (known) {
+          if (known.endedAt === null && run.ended_at !== null) finishRun.run(run.ended_at, status, run.duration_ms, run.counts, known.id);
+          runIds.set(run.id as number, known.id);
+          continue;
         }
-        const rows = source.db.prepare(
-          `SELECT i.key, i.path, i.size, i.mtime_ms AS mtimeMs, i.sha256, j.task, j.state, j.attempts, j.task_version AS taskVersion,
-                  j.options_hash AS optionsHash, j.input_size AS inputSize, j.input_mtime_ms AS inputMtimeMs,
-                  j.input_sha256 AS inputSha256, j.result, j.vector, j.artifacts, j.error_code AS errorCode, j.error_message AS errorMessage,
-                  j.run_id AS runId, j.started_at AS startedAt, j.finished_at AS finishedAt, j.duration_ms AS durationMs
-           FROM images i LEFT JOIN jobs j ON j.image_id = i.id ORDER BY i.id`,
-        );
-        let images = 0;
-        let jobs = 0;
-        let lastKey: string | undefined;
-        let imageId = 0;
-        for (const row of rows.iterate() as Iterable<SourceJob>) {
-          if (row.key !== lastKey) {
-            lastKey = row.key;
-            images += 1;
-            const existing = findImage.get(row.key) as { id: number; sha256: string | null } | undefined;
-            if (existing) {
-              imageId = existing.id;
-              if (row.sha256) fillSha.run(row.sha256, imageId);
-            } else {
-              imageId = (insertImage.get(row.key, row.path, row.size, row.mtimeMs, row.sha256) as { id: number }).id;
-            }
-          }
-          if (row.task === null) continue;
-          jobs += 1;
-          const existing = findJob.get(imageId, row.task) as TargetJob | undefined;
-          if (existing) {
-            const why = disagreement(row, existing);
-            if (why) {
-              throw new UsageError(
-                `merge refused: ${source.file} and the ledgers merged before it disagree about image ${JSON.stringify(row.key)}, ` +
-                  `task ${row.task} version ${row.taskVersion} (${why}); nothing was merged`,
-              );
-            }
-            if (!incomingWins(row, existing)) continue;
-          }
-          const state = row.state === 'running' ? 'pending' : row.state;
-          upsertJob.run(imageId, row.task, state, row.attempts, row.taskVersion, row.optionsHash, row.inputSize, row.inputMtimeMs, row.inputSha256, row.result, row.artifacts, row.errorCode, row.errorMessage, row.runId === null ? null : runIds.get(row.runId) ?? null, row.startedAt, row.finishedAt, row.durationMs, row.vector);
-        }
-        report.sources.push({ file: source.file, images, jobs, runs: runs.length });
-        report.images += images;
-        report.jobs += jobs;
+        const { id } = insertRun.get(run.argv, run.cwd, run.tasks, run.shard, run.host, run.pid, run.imgpipe, run.started_at, run.ended_at, status, run.duration_ms, run.counts) as { id: number };
+        runIds.set(run.id as number, id);
       }
-    }).immediate();
-  } finally {
-    for (const source of sources) source.close();
-  }
+      const rows = source.db.prepare(
+        `SELECT i.key, i.path, i.size, i.mtime_ms AS mtimeMs, i.sha256, j.task, j.state, j.attempts, j.task_version AS taskVersion,
+                j.options_hash AS optionsHash, j.input_size AS inputSize, j.input_mtime_ms AS inputMtimeMs,
+                j.input_sha256 AS inputSha256, j.result, j.vector, j.artifacts, j.error_code AS errorCode, j.error_message AS errorMessage,
+                j.run_id AS runId, j.started_at AS startedAt, j.finished_at AS finishedAt, j.duration_ms AS durationMs
+         FROM images i LEFT JOIN jobs j ON j.image_id = i.id ORDER BY i.id`,
+      );
+      let images = 0;
+      let jobs = 0;
+      let lastKey: string | undefined;
+      let imageId = 0;
+      for (const row of rows.iterate() as Iterable<SourceJob>) {
+        if (row.key !== lastKey) {
+          lastKey = row.key;
+          images += 1;
+          const existing = findImage.get(row.key) as { id: number; sha256: string | null } | undefined;
+          if (existing) {
+            imageId = existing.id;
+            if (row.sha256) fillSha.run(row.sha256, imageId);
+          } else {
+            imageId = (insertImage.get(row.key, row.path, row.size, row.mtimeMs, row.sha256) as { id: number }).id;
+          }
+        }
+        if (row.task === null) continue;
+        jobs += 1;
+        const existing = findJob.get(imageId, row.task) as TargetJob | undefined;
+        if (existing) {
+          const why = disagreement(row, existing);
+          if (why) {
+            throw new UsageError(
+              `merge refused: ${source.file} and the ledgers merged before it disagree about image ${JSON.stringify(row.key)}, ` +
+                `task ${row.task} version ${row.taskVersion} (${why}); nothing was merged`,
+            );
+          }
+          if (!incomingWins(row, existing)) continue;
+        }
+        const state = row.state === 'running' ? 'pending' : row.state;
+        upsertJob.run(imageId, row.task, state, row.attempts, row.taskVersion, row.optionsHash, row.inputSize, row.inputMtimeMs, row.inputSha256, row.result, row.artifacts, row.errorCode, row.errorMessage, row.runId === null ? null : runIds.get(row.runId) ?? null, row.startedAt, row.finishedAt, row.durationMs, row.vector);
+      }
+      report.sources.push({ file: source.file, images, jobs, runs: runs.length });
+      report.images += images;
+      report.jobs += jobs;
+    }
+  }).immediate();
   return report;
 }

@@ -10,7 +10,7 @@
  * The ledger is streamed once, image by image; memory grows only with the index of pictures
  * (a sha256 and a size per image), never with results.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Ledger } from '../pipeline/ledger.js';
 import { iterateImageJobs, recentRuns } from '../pipeline/ledger-queries.js';
@@ -41,7 +41,7 @@ const RUNS_SHOWN = 20;
 
 /** A folder that a report may be written to: missing, empty, or an earlier report. */
 export function reportFolderProblem(dir: string): string | undefined {
-  if (!existsSync(dir)) return undefined;
+  if (!existsSync(dir)) return creatableFolderProblem(dir);
   let entries: string[];
   try {
     entries = readdirSync(dir);
@@ -50,6 +50,23 @@ export function reportFolderProblem(dir: string): string | undefined {
   }
   if (entries.length === 0 || entries.includes(REPORT_MARKER)) return undefined;
   return `${dir} is not empty and holds no imgpipe report; give a new or empty folder (a report folder is rewritten)`;
+}
+
+/**
+ * A missing folder can be created when its nearest existing ancestor is a writable folder;
+ * found before the ledger is read, so that a report under a file (or in a read-only place)
+ * is a usage error rather than a failure half-way.
+ */
+function creatableFolderProblem(dir: string): string | undefined {
+  let ancestor = path.dirname(dir);
+  while (!existsSync(ancestor) && path.dirname(ancestor) !== ancestor) ancestor = path.dirname(ancestor);
+  if (!statSync(ancestor).isDirectory()) return `${dir} cannot be created: ${ancestor} is a file, not a folder`;
+  try {
+    accessSync(ancestor, constants.W_OK);
+  } catch {
+    return `${dir} cannot be created: ${ancestor} is not writable`;
+  }
+  return undefined;
 }
 
 class ChunkWriter<T> {
