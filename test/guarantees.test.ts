@@ -117,6 +117,24 @@ describe('one writer per ledger', () => {
       unrelated.kill();
     }
   });
+
+  it('a stale lock held by a live Node process is kept: merge does not heartbeat, and a busy writer may miss some', async () => {
+    const work = scratch();
+    const db = path.join(work, 'l.db');
+    const args = ['run', path.join(FIXTURES, 'colours'), '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'];
+    expect((await cli(args)).code).toBe(0);
+    const node = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120_000)'], { stdio: 'ignore' });
+    try {
+      const connection = new Database(db);
+      connection
+        .prepare('INSERT OR REPLACE INTO lock (id, host, pid, acquired_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)')
+        .run(hostname(), node.pid, new Date(Date.now() - 3_600_000).toISOString(), new Date(Date.now() - 60_000).toISOString());
+      connection.close();
+      expectUsageError(await cli(args), new RegExp(`in use by imgpipe process ${node.pid} on `));
+    } finally {
+      node.kill();
+    }
+  });
 });
 
 describe('a ledger deleted mid-run', () => {

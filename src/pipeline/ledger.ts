@@ -4,7 +4,7 @@
  * moment leaves it consistent, and the next run picks up exactly what is missing.
  */
 import Database from 'better-sqlite3';
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
@@ -167,6 +167,21 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Whether a live pid could be an imgpipe writer: its command line (Linux's /proc) runs Node or
+ * names imgpipe. Where it cannot be read, it may be.
+ */
+function mayBeImgpipe(pid: number): boolean {
+  let commandLine: string;
+  try {
+    commandLine = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+  } catch {
+    return true;
+  }
+  const [program = '', ...args] = commandLine.split('\0');
+  return /node|imgpipe/i.test(path.basename(program)) || args.some((arg) => /imgpipe/i.test(arg));
+}
+
 type WriteOp = [Database.Statement, unknown[]];
 
 /**
@@ -267,9 +282,10 @@ export class Ledger {
 
   /**
    * One process writes a ledger at a time. A lock is taken over when its holder stopped
-   * heartbeating, or, on this host, when its pid is gone (no need to wait for the heartbeat to
-   * age). A live pid with a stale heartbeat is not trusted: after a reboot or a long time, the pid
-   * may belong to an unrelated process, and a live imgpipe writer heartbeats every few seconds.
+   * heartbeating (another host), or, on this host, when its pid is gone, or when its heartbeat is
+   * stale and the pid now runs something that is not Node (pid reuse after a crash or a reboot:
+   * the pid of a `sleep`). A live Node process with a stale heartbeat keeps the lock: `merge`
+   * does not heartbeat, and a busy writer may miss a few.
    */
   acquireLock(): void {
     const host = hostname();
@@ -282,7 +298,7 @@ export class Ledger {
           if (held) {
             const sameHost = held.host === host;
             const fresh = Date.now() - Date.parse(held.heartbeatAt) < LOCK_STALE_MS;
-            const alive = sameHost ? fresh && held.pid !== process.pid && isAlive(held.pid) : fresh;
+            const alive = sameHost ? held.pid !== process.pid && isAlive(held.pid) && (fresh || mayBeImgpipe(held.pid)) : fresh;
             if (alive) {
               throw new UsageError(
                 `ledger ${this.file} is in use by imgpipe process ${held.pid} on ${held.host}; ` +
