@@ -25,7 +25,7 @@ const labels: TaskMeta = {
       default: 0.6,
       min: -1,
       max: 1,
-      description: 'cosine similarity to the nearest example of a label from which the image gets it (unrelated photos score 0.2-0.6)',
+      description: 'cosine similarity to the nearest example of a label from which the image gets it (measured: two different photos of people 0.40-0.75; a photo of people against a scene, a page or a drawing 0.07-0.37)',
     },
   },
   validate(options) {
