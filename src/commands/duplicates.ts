@@ -1,5 +1,6 @@
 /** `imgpipe duplicates`: exact duplicates (same sha256), near duplicates (perceptual hash) and similar images (embeddings). */
 import { Command, Option } from 'commander';
+import { UsageError } from '../errors.js';
 import { parseChoice, parseInteger, parseNumber } from '../validate.js';
 import { dbOption, examples } from './common.js';
 
@@ -56,8 +57,16 @@ export function duplicatesCommand(): Command {
         'imgpipe run ./catalogue --tasks meta,embed && imgpipe duplicates --by both --similarity 0.85',
       ]),
     )
-    .action(async (flags: { db: string; by: string; distance: string; similarity: string; embeddingTask: string; format: string }) => {
+    .action(async (flags: { db: string; by: string; distance: string; similarity: string; embeddingTask: string; format: string }, command: Command) => {
       const by = parseChoice('--by', flags.by, ['phash', 'embedding', 'both'] as const);
+      // A threshold for a search that does not run would be silently ignored: say so instead.
+      const given = (option: string): boolean => command.getOptionValueSource(option) === 'cli';
+      if (by === 'phash') {
+        for (const [option, flag] of [['similarity', '--similarity'], ['embeddingTask', '--embedding-task']] as const) {
+          if (given(option)) throw new UsageError(`${flag} applies to --by embedding or both; add --by embedding (or both), or drop ${flag}`);
+        }
+      }
+      if (by === 'embedding' && given('distance')) throw new UsageError('--distance applies to --by phash or both; add --by phash (or both), or drop --distance');
       const distance = parseInteger('--distance', flags.distance, 0, 16);
       const similarity = parseNumber('--similarity', flags.similarity, 0.8, 1);
       const format = parseChoice('--format', flags.format, ['text', 'json', 'csv'] as const);
