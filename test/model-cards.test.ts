@@ -273,6 +273,11 @@ describe('model cards', () => {
     };
     await refuse(classifier({ input: { size: 16, layout: 'nchw', colour: 'RGB', resize: 'stretch' } }), /input\.layout: expected one of NCHW, NHWC, got "nchw"/);
     await refuse(classifier({ input: { size: 32, layout: 'NCHW', colour: 'RGB', resize: 'stretch' } }), /input\.size: the card says 32x32, the model's pixels is \[1,3,16,16\]/);
+    // A size may be one side or two: a problem with it names both forms, whichever was tried.
+    const SIZE = /input\.size: expected a side \(224\) or \[width, height\], whole pixels from 1 to 8192, got /;
+    await refuse(classifier({ input: { layout: 'NCHW', colour: 'RGB', resize: 'stretch' } }), new RegExp(`${SIZE.source}nothing`));
+    await refuse(classifier({ input: { size: [16], layout: 'NCHW', colour: 'RGB', resize: 'stretch' } }), new RegExp(`${SIZE.source}\\[16\\]`));
+    await refuse(classifier({ input: { size: 16.5, layout: 'NCHW', colour: 'RGB', resize: 'stretch' } }), new RegExp(`${SIZE.source}16\\.5`));
     await refuse(classifier({ output: { name: 'probs' } }), /output\.name: the model has no tensor 'probs' \(it has: logits/);
     await refuse(classifier({ labels: ['a', 'b'] }), /labels: 2 labels for a model with 3 classes/);
     await refuse(classifier({ id: 'meta' }), /id: 'meta' is already a task/);
