@@ -115,4 +115,22 @@ describe('imgpipe duplicates', () => {
     expect(text.stdout).toMatch(/^1 groups of exact duplicates, 1 groups of near duplicates \(within 6 bits\)/);
     expect((await cli(['duplicates', '--db', db, '--distance', '40'])).code).toBe(2);
   });
+
+  it('a threshold for a search that does not run is a usage error naming the flag, not silently ignored', async () => {
+    const db = path.join(scratch(), 'never.db');
+    const cases: [string[], RegExp][] = [
+      [['--similarity', '0.95'], /--similarity applies to --by embedding or both/],
+      [['--by', 'phash', '--embedding-task', 'style-vec'], /--embedding-task applies to --by embedding or both/],
+      [['--by', 'embedding', '--distance', '4'], /--distance applies to --by phash or both/],
+    ];
+    for (const [flags, message] of cases) {
+      const result = await cli(['duplicates', '--db', db, ...flags]);
+      expect([result.code, result.stderr], flags.join(' ')).toEqual([2, expect.stringMatching(message)]);
+    }
+    // Each flag is fine where its search runs (here: exit 2 only because the ledger is missing, not for the flag).
+    for (const flags of [['--by', 'both', '--similarity', '0.95', '--distance', '4'], ['--by', 'embedding', '--similarity', '0.95']]) {
+      const result = await cli(['duplicates', '--db', db, ...flags]);
+      expect(result.stderr, flags.join(' ')).not.toMatch(/applies to/);
+    }
+  });
 });

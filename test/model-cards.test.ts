@@ -132,9 +132,12 @@ describe('model cards', () => {
     const run = await cli(['run', images, '--model-card', file, '--tasks', 'labels,mean-colour', '--db', db, '--quiet']);
     expect(run.code, run.stderr).toBe(0);
     const expected = softmax([200 / 255, 100 / 255, 50 / 255]);
-    const fromCard = results(db, 'labels').get('brown.png').labels.filter((l: { source: string }) => l.source === 'mean-colour');
-    expect(fromCard.map((l: { name: string }) => l.name)).toEqual(['red', 'green', 'blue']);
-    fromCard.forEach((l: { confidence: number }, i: number) => expect(l.confidence).toBeCloseTo(expected[i]!, 3));
+    type Label = { name: string; confidence: number; source: string; sources: string[] };
+    const fromCard = (results(db, 'labels').get('brown.png').labels as Label[]).filter((l) => l.sources.includes('mean-colour'));
+    expect(fromCard.map((l) => l.name)).toEqual(['red', 'green', 'blue']);
+    // meta names the flat colour red too, from all of the pixels: one label, meta's stronger evidence first.
+    expect(fromCard[0]).toEqual({ name: 'red', confidence: 1, source: 'meta', sources: ['meta', 'mean-colour'] });
+    fromCard.slice(1).forEach((l, i) => expect([l.source, l.confidence]).toEqual(['mean-colour', expect.closeTo(expected[i + 1]!, 3)]));
     const listed = await cli(['tasks', '--json', '--model-card', file]);
     expect(JSON.parse(listed.stdout).find((t: { name: string }) => t.name === 'labels').uses).toEqual(['ocr', 'mean-colour']);
   });
@@ -287,6 +290,11 @@ describe('model cards', () => {
     };
     await refuse(classifier({ input: { size: 16, layout: 'nchw', colour: 'RGB', resize: 'stretch' } }), /input\.layout: expected one of NCHW, NHWC, got "nchw"/);
     await refuse(classifier({ input: { size: 32, layout: 'NCHW', colour: 'RGB', resize: 'stretch' } }), /input\.size: the card says 32x32, the model's pixels is \[1,3,16,16\]/);
+    // A size may be one side or two: a problem with it names both forms, whichever was tried.
+    const SIZE = /input\.size: expected a side \(224\) or \[width, height\], whole pixels from 1 to 8192, got /;
+    await refuse(classifier({ input: { layout: 'NCHW', colour: 'RGB', resize: 'stretch' } }), new RegExp(`${SIZE.source}nothing`));
+    await refuse(classifier({ input: { size: [16], layout: 'NCHW', colour: 'RGB', resize: 'stretch' } }), new RegExp(`${SIZE.source}\\[16\\]`));
+    await refuse(classifier({ input: { size: 16.5, layout: 'NCHW', colour: 'RGB', resize: 'stretch' } }), new RegExp(`${SIZE.source}16\\.5`));
     await refuse(classifier({ output: { name: 'probs' } }), /output\.name: the model has no tensor 'probs' \(it has: logits/);
     await refuse(classifier({ labels: ['a', 'b'] }), /labels: 2 labels for a model with 3 classes/);
     await refuse(classifier({ id: 'meta' }), /id: 'meta' is already a task/);

@@ -154,6 +154,23 @@ describe('help and introspection', () => {
     }
   });
 
+  it('help reads as sentences: no line of a description stops short mid-paragraph, no empty default', async () => {
+    for (const command of [['run'], ['duplicates'], ['report']]) {
+      const help = (await cli([...command, '--help'])).stdout;
+      // The description: between the usage line and the first section.
+      const description = help.split('\n\n').slice(1).join('\n\n').split(/\n(?:Arguments|Options):/)[0]!.trim();
+      for (const paragraph of description.split('\n\n')) {
+        const lines = paragraph.split('\n');
+        // Wrapped at 80 columns, every line but a paragraph's last is nearly full: a short one is a hard break left in the text.
+        for (const line of lines.slice(0, -1)) expect(line.length, `${command.join(' ')}: "${line}"`).toBeGreaterThan(60);
+      }
+      expect(help, command.join(' ')).not.toMatch(/\(default: \)/);
+    }
+    const run = (await cli(['run', '--help'])).stdout.replace(/\s+/g, ' ');
+    expect(run).toMatch(/--labels-from <value> labels: folder of examples[^()]*embedding space --/);
+    expect(run).toMatch(/--logos-from <value> logos: .*aliases\.txt \(required\) --/);
+  });
+
   it('imgpipe tasks lists each task with version, prerequisites, concurrency and options', async () => {
     const text = await cli(['tasks']);
     expect(text.stdout).toMatch(/^preprocess \(version 1\)/m);

@@ -1,5 +1,6 @@
 /** `imgpipe duplicates`: exact duplicates (same sha256), near duplicates (perceptual hash) and similar images (embeddings). */
 import { Command, Option } from 'commander';
+import { UsageError } from '../errors.js';
 import { parseChoice, parseInteger, parseNumber } from '../validate.js';
 import { checkTaskFlag, dbOption, examples } from './common.js';
 
@@ -26,18 +27,26 @@ export function duplicatesCommand(): Command {
   return new Command('duplicates')
     .summary('groups of exact duplicates (same bytes) and near duplicates (similar pictures)')
     .description(
-      'Exact duplicates share a sha256 (known once any task has read the file). Near duplicates\n' +
-        "(--by phash, the default) have perceptual hashes (from the meta task) within --distance bits\n" +
-        'of each other: resized, re-encoded or lightly edited copies; multi-index hashing keeps this\n' +
-        'near linear in the number of images. Similar images (--by embedding) have embeddings (from\n' +
-        'the embed task) with a cosine similarity of at least --similarity: also re-cropped copies;\n' +
+      // One line a paragraph: commander wraps it to the terminal's width (a hard break inside a
+      // sentence would be wrapped again and leave a stump).
+      'Exact duplicates share a sha256 (known once any task has read the file).\n\n' +
+        'Near duplicates (--by phash, the default) have perceptual hashes (from the meta task) within --distance bits of ' +
+        'each other: resized, re-encoded or lightly edited copies; multi-index hashing keeps this near linear in the number of images.\n\n' +
+        'Similar images (--by embedding) have embeddings (from the embed task) with a cosine similarity of at least --similarity. ' +
+        'Measured on six photos of people: re-encoded copies and copies resized to 480 px or more score 0.91-1, 90 % crops 0.87-0.96, ' +
+        'mirrored copies 0.82-0.93, 75 % crops 0.68-0.92, copies of 400 px 0.74-0.93 and of 240 px 0.41-0.85; two different photos of people 0.40-0.75. ' +
         'LSH bands keep this about n log n (100,000 images: tens of seconds, not an all-pairs scan).',
     )
     .addOption(dbOption())
     .addOption(new Option('--by <what>', 'near duplicates by phash (meta task), embedding (embed task) or both').default('phash'))
-    .addOption(new Option('--distance <bits>', 'phash: at most this many of the 64 hash bits differ (0-16)').default('6'))
-    .addOption(new Option('--embedding-task <task>', "embedding: the task whose stored vectors are compared (a model card's embedder works too)").default('embed'))
-    .addOption(new Option('--similarity <cosine>', 'embedding: at least this cosine similarity (0.8-1; a re-cropped copy scores about 0.91, unrelated photos 0.2-0.6)').default('0.9'))
+    .addOption(new Option('--distance <bits>', 'phash (--by phash or both): at most this many of the 64 hash bits differ (0-16)').default('6'))
+    .addOption(new Option('--embedding-task <task>', "embedding (--by embedding or both): the task whose stored vectors are compared (a model card's embedder works too)").default('embed'))
+    .addOption(
+      new Option(
+        '--similarity <cosine>',
+        'embedding (--by embedding or both): at least this cosine similarity, 0.8-1 (0.9: re-encoded and resized copies down to 480 px; 0.85: also 90 % crops)',
+      ).default('0.9'),
+    )
     .addOption(new Option('--format <format>', 'text, json or csv').default('text'))
     .addHelpText(
       'after',
@@ -45,11 +54,19 @@ export function duplicatesCommand(): Command {
         'imgpipe run ./catalogue --tasks meta && imgpipe duplicates',
         'imgpipe duplicates --distance 10 --format csv > duplicates.csv',
         'imgpipe duplicates --format json | jq ".[] | select(.kind == \\"exact\\") | .keys"',
-        'imgpipe run ./catalogue --tasks meta,embed && imgpipe duplicates --by both --similarity 0.93',
+        'imgpipe run ./catalogue --tasks meta,embed && imgpipe duplicates --by both --similarity 0.85',
       ]),
     )
-    .action(async (flags: { db: string; by: string; distance: string; similarity: string; embeddingTask: string; format: string }) => {
+    .action(async (flags: { db: string; by: string; distance: string; similarity: string; embeddingTask: string; format: string }, command: Command) => {
       const by = parseChoice('--by', flags.by, ['phash', 'embedding', 'both'] as const);
+      // A threshold for a search that does not run would be silently ignored: say so instead.
+      const given = (option: string): boolean => command.getOptionValueSource(option) === 'cli';
+      if (by === 'phash') {
+        for (const [option, flag] of [['similarity', '--similarity'], ['embeddingTask', '--embedding-task']] as const) {
+          if (given(option)) throw new UsageError(`${flag} applies to --by embedding or both; add --by embedding (or both), or drop ${flag}`);
+        }
+      }
+      if (by === 'embedding' && given('distance')) throw new UsageError('--distance applies to --by phash or both; add --by phash (or both), or drop --distance');
       const distance = parseInteger('--distance', flags.distance, 0, 16);
       const similarity = parseNumber('--similarity', flags.similarity, 0.8, 1);
       const format = parseChoice('--format', flags.format, ['text', 'json', 'csv'] as const);

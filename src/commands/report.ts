@@ -22,10 +22,11 @@ export function reportCommand(): Command {
     .description(
       'Writes a self-contained HTML report of a ledger into a folder (open its index.html from disk: no server, no network): ' +
         'a summary (counts per task and state, throughput, failures by code, label and class histograms, duplicate groups), ' +
-        'a gallery filterable by task, state, label, NSFW verdict, face count and OCR text, and a page per image with the ' +
-        'results drawn over it. Thumbnails are made once and reused by later reports into the same folder.',
+        'a gallery filterable by task, state, label, object class, logo, NSFW verdict, face count and OCR text, and a page per ' +
+        'image with the results drawn over it. Thumbnails are made once and reused by later reports into the same folder. ' +
+        'The folder must be missing, empty or an earlier report: any other non-empty folder is refused (exit 2), so nothing of yours is overwritten.',
     )
-    .addOption(new Option('--html <dir>', 'the report folder (created; an earlier report there is rewritten)'))
+    .addOption(new Option('--html <dir>', 'the report folder: created if missing; an earlier report there is rewritten; any other non-empty folder is refused'))
     .addOption(dbOption())
     .addOption(new Option('--out <dir>', "where the run wrote its artefacts (run's --out), for anonymised copies and cut-outs").default('./imgpipe-out'))
     .addOption(new Option('--thumb-size <px>', 'longest side of gallery thumbnails (64-1024)').default('256'))

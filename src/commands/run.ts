@@ -29,12 +29,13 @@ export function runCommand(): Command {
   const command = new Command('run')
     .summary('process images: scan inputs and run tasks, resumably')
     .description(
-      'Scans the inputs, records every image in the ledger and runs the tasks on each, in per-task\n' +
-        'worker pools. Interrupt it at any moment: the next run with the same ledger does exactly\n' +
-        'what is missing. Finished jobs are not redone unless the image, the task version or its\n' +
+      // One line a paragraph: commander wraps it to the terminal (hard breaks left stumps).
+      'Scans the inputs, records every image in the ledger and runs the tasks on each, in per-task ' +
+        'worker pools. Interrupt it at any moment: the next run with the same ledger does exactly ' +
+        'what is missing. Finished jobs are not redone unless the image, the task version or its ' +
         'options changed.\n\n' +
-        'Inputs: directories (recursive; jpg jpeg png webp avif gif tif tiff heic heif), files, globs\n' +
-        "(quote them), manifests (.txt one path per line; .jsonl {\"path\", \"id\"}; .csv with a 'path'\n" +
+        'Inputs: directories (recursive; jpg jpeg png webp avif gif tif tiff heic heif), files, globs ' +
+        "(quote them), manifests (.txt one path per line; .jsonl {\"path\", \"id\"}; .csv with a 'path' " +
         "column and optional 'id'; paths relative to the manifest) and - for paths on stdin.",
     )
     .argument('[inputs...]', 'directories, files, globs, manifests, or - for stdin')
@@ -65,7 +66,9 @@ export function runCommand(): Command {
   for (const task of allTasks()) {
     for (const [name, spec] of Object.entries(task.options)) {
       const choices = spec.type === 'enum' ? ` (${spec.values.join('|')})` : '';
-      const option = new Option(`${taskOptionFlag(task, name)} <value>`, `${task.name}: ${spec.description}${choices} (default: ${String(spec.default)})`);
+      // An empty default means "none" (a folder to give): printing "(default: )" says nothing.
+      const fallback = spec.default === '' ? '' : ` (default: ${String(spec.default)})`;
+      const option = new Option(`${taskOptionFlag(task, name)} <value>`, `${task.name}: ${spec.description}${choices}${fallback}`);
       command.addOption(option);
     }
   }

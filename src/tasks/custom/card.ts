@@ -155,10 +155,12 @@ class Fields {
 
 function readInput(fields: Fields): InputSpec & { name?: string } {
   fields.only(['name', 'size', 'layout', 'colour', 'resize', 'scale', 'mean', 'std', 'pad', 'type']);
-  // A square side, or [width, height].
-  const side = typeof fields.raw('size') === 'number' ? fields.number('size', 1, 8192, undefined, true) : undefined;
-  const [width, height] = side !== undefined ? [side, side] : fields.numbers('size', 2, undefined, 1, 8192);
-  if (!Number.isInteger(width) || !Number.isInteger(height)) fields.fail('size', 'a side or [width, height] in whole pixels', fields.raw('size'));
+  // A square side, or [width, height]; a problem names both forms, whichever was attempted.
+  const SIZE = 'a side (224) or [width, height], whole pixels from 1 to 8192';
+  const raw = fields.raw('size');
+  const sides = typeof raw === 'number' ? [raw, raw] : Array.isArray(raw) && raw.length === 2 ? raw : undefined;
+  if (!sides || sides.some((value) => typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 8192)) fields.fail('size', SIZE, raw);
+  const [width, height] = sides as [number, number];
   const colour = fields.choice<ColourOrder>('colour', ['RGB', 'BGR', 'GRAY'], 'RGB');
   const channels = colour === 'GRAY' ? 1 : 3;
   const type = fields.choice('type', ['float32', 'uint8'] as const, 'float32');
@@ -166,8 +168,8 @@ function readInput(fields: Fields): InputSpec & { name?: string } {
   if (std.some((value) => value === 0)) fields.fail('std', 'no zero', std);
   return {
     name: fields.optionalString('name'),
-    width: width!,
-    height: height!,
+    width,
+    height,
     layout: fields.choice<Layout>('layout', ['NCHW', 'NHWC']),
     colour,
     resize: fields.choice<ResizeMode>('resize', ['letterbox', 'stretch', 'crop']),

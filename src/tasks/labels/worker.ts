@@ -9,7 +9,7 @@ import { cosine, loadEmbedder, type Embedder } from '../../runtime/embedding.js'
 import { openImage } from '../../runtime/image.js';
 import { embedGallery, type Gallery } from './gallery.js';
 import labelsTask from './meta.js';
-import { labelsFrom, type ClassifierResults, type Label, type LabelInputs, type PixelFacts } from './rules.js';
+import { candidatesFrom, mergeByName, type ClassifierResults, type Label, type LabelInputs, type PixelFacts } from './rules.js';
 
 const NAMED_INPUTS = new Set([...labelsTask.needs, ...(labelsTask.uses ?? [])]);
 
@@ -62,8 +62,8 @@ export async function createHandler(_context: WorkerContext): Promise<Handler> {
     // Inputs from tasks not named in meta.ts come from tasks providing 'classes' (usesProvided).
     const classifiers = Object.fromEntries(Object.entries(job.inputs).filter(([task]) => !NAMED_INPUTS.has(task))) as ClassifierResults;
     const inputs: LabelInputs = { ...named, pixels: await pixelFacts(job.bytes), classifiers };
-    const labels = labelsFrom(inputs);
-    if (options.from === '') return { result: { labels } satisfies LabelsResult };
+    const candidates = candidatesFrom(inputs);
+    if (options.from === '') return { result: { labels: mergeByName(candidates) } satisfies LabelsResult };
 
     const vector = job.vectors.embed;
     if (!vector) throw new TaskError('E_DEPENDENCY', 'the embed task stored no vector for this image');
@@ -72,9 +72,9 @@ export async function createHandler(_context: WorkerContext): Promise<Handler> {
     for (const label of gallery.labels) {
       const nearest = Math.max(...label.vectors.map((example) => cosine(vector, example)));
       examples[label.name] = Math.round(nearest * 1000) / 1000;
-      if (nearest >= options['min-similarity']) labels.push({ name: label.name, confidence: examples[label.name]!, source: 'examples' });
+      if (nearest >= options['min-similarity']) candidates.push({ name: label.name, confidence: examples[label.name]!, source: 'examples' });
     }
-    labels.sort((a, b) => b.confidence - a.confidence || a.name.localeCompare(b.name));
-    return { result: { labels, examples } satisfies LabelsResult };
+    // A gallery label named like a rule's (`people`) is the same label: one entry, the stronger evidence.
+    return { result: { labels: mergeByName(candidates), examples } satisfies LabelsResult };
   };
 }
