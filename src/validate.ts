@@ -17,8 +17,18 @@ function describe(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
 }
 
+/**
+ * A number as people write it in decimal: digits, an optional fraction and exponent (`1e3`), spaces
+ * around allowed. Number() alone would also take `0x10`, `0b1` and `Infinity`, and a blank as 0.
+ */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+function decimal(raw: unknown): unknown {
+  return typeof raw === 'string' && DECIMAL.test(raw.trim()) ? Number(raw) : raw;
+}
+
 export function parseInteger(where: string, raw: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const value = typeof raw === 'string' && /^[+-]?\d+$/.test(raw.trim()) ? Number(raw) : raw;
+  const value = decimal(raw);
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw invalid(where, `an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}`, raw);
   }
@@ -26,7 +36,7 @@ export function parseInteger(where: string, raw: unknown, min: number, max = Num
 }
 
 export function parseNumber(where: string, raw: unknown, min: number, max: number): number {
-  const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+  const value = decimal(raw);
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
     throw invalid(where, `a number from ${min} to ${max}`, raw);
   }

@@ -20,6 +20,10 @@ describe('usage errors', () => {
     ['bad enum option', ['--tasks', 'preprocess', '--preprocess-format', 'bmp'], /--preprocess-format: expected one of jpeg, png, webp, avif, same, got "bmp"/],
     ['option of a task not in the run', ['--preprocess-quality', '80'], /--preprocess-quality is an option of task 'preprocess', which is not part of this run/],
     ['bad timeout', ['--timeout', 'meta=-1'], /--timeout \(meta\): expected a number/],
+    // Number() would read these as 16 and 2: flags take plain decimal numbers.
+    ['hexadecimal timeout', ['--timeout', 'meta=0x10'], /--timeout \(meta\): expected a number from 0.1 to 86400, got "0x10"/],
+    ['binary timeout', ['--timeout', 'meta=0b10'], /--timeout \(meta\): expected a number from 0.1 to 86400, got "0b10"/],
+    ['timeout with a unit', ['--timeout', 'meta=5s'], /--timeout \(meta\): expected a number from 0.1 to 86400, got "5s"/],
     ['bad max-pixels', ['--max-pixels', '0'], /--max-pixels: expected an integer from 1 up, got "0"/],
   ];
   for (const [name, flags, message] of cases) {
@@ -50,6 +54,13 @@ describe('usage errors', () => {
     writeFileSync(csv, 'file,id\na.jpg,1\n');
     expect((await cli(['run', csv, '--db', db])).stderr).toMatch(/its first line must name a 'path' column/);
     expect(existsSync(db)).toBe(false);
+  });
+
+  it('numbers in decimal, with an exponent or spaces around, are taken', async () => {
+    const work = scratch();
+    const db = path.join(work, 'ledger.db');
+    const result = await cli(['run', photos, '--db', db, '--timeout', 'meta= 1e3', '--max-pixels', '1e8', '--max-attempts', ' 2 ', '--quiet']);
+    expect(result.code, result.stderr).toBe(0);
   });
 
   it('refuses a file that is not a ledger, a ledger from a newer imgpipe, and a ledger in use', async () => {
