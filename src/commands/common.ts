@@ -1,11 +1,12 @@
 /** Pieces every command shares: the --db option, tables, the version. */
 import { readFileSync } from 'node:fs';
 import { Option } from 'commander';
+import { parsePath } from '../validate.js';
 
 export const DEFAULT_DB = './imgpipe.db';
 
 export function dbOption(): Option {
-  return new Option('--db <file>', 'the ledger (SQLite)').default(DEFAULT_DB);
+  return new Option('--db <file>', 'the ledger (SQLite)').default(DEFAULT_DB).argParser((value: string) => parsePath('--db', value, 'a file path'));
 }
 
 /**

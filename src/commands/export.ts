@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { parseChoice } from '../validate.js';
+import { parseChoice, parseWritableFile } from '../validate.js';
 import { dbOption, examples } from './common.js';
 import type { JobRecord } from '../pipeline/ledger-queries.js';
 
@@ -51,10 +51,11 @@ export function exportCommand(): Command {
       const vectors = flags.vectors === true;
       const format = parseChoice('--format', flags.format, ['jsonl', 'csv'] as const);
       const state = flags.state === undefined ? undefined : parseChoice('--state', flags.state, ['pending', 'running', 'done', 'failed'] as const);
+      const output = flags.output === undefined ? undefined : parseWritableFile('--output', flags.output);
       const { Ledger } = await import('../pipeline/ledger.js');
       const { iterateJobs } = await import('../pipeline/ledger-queries.js');
       const ledger = Ledger.openForRead(flags.db);
-      const out = flags.output ? createWriteStream(flags.output) : process.stdout;
+      const out = output ? createWriteStream(output) : process.stdout;
       try {
         if (format === 'csv') out.write(`${[...CSV_COLUMNS, ...(vectors ? ['vector'] : [])].join(',')}\n`);
         for (const record of iterateJobs(ledger.db, { task: flags.task, state, vectors })) {
@@ -62,7 +63,7 @@ export function exportCommand(): Command {
         }
       } finally {
         ledger.close();
-        if (flags.output) {
+        if (output) {
           out.end();
           await once(out, 'finish');
         }

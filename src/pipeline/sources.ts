@@ -12,6 +12,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { UsageError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
+import { parsePath } from '../validate.js';
 import type { ImageRef } from './types.js';
 import { walk } from './walk.js';
 
@@ -67,6 +68,8 @@ export function classifyInputs(inputs: readonly string[], cwd: string): InputSpe
   if (inputs.filter((input) => input === '-').length > 1) throw new UsageError('input - (stdin) given more than once');
   return inputs.map((raw): InputSpec => {
     if (raw === '-') return { kind: 'stdin', raw };
+    // path.resolve would make "" the current folder, and scan it.
+    parsePath('input', raw);
     const absolute = path.resolve(cwd, raw);
     let stats: Stats | undefined;
     try {
