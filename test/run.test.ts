@@ -1,5 +1,5 @@
 /** imgpipe run end to end on the committed fixtures: results, failures, exit codes, resumability. */
-import { cpSync, existsSync, readdirSync, statSync, utimesSync, writeFileSync, symlinkSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, statSync, utimesSync, writeFileSync, symlinkSync, mkdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, collect, FIXTURES, query, scratch, sha256File, startCli, summaryOf, events } from './helpers.js';
@@ -168,5 +168,32 @@ describe('imgpipe run', () => {
     const first = JSON.parse(rows[0]!.result);
     expect(first).toMatchObject({ output: 'preprocess/1.jpg.png', format: 'png', after: { width: 32, height: 21 } });
     expect(existsSync(path.join(work, 'out', 'preprocess', '1.jpg.png'))).toBe(true);
+  });
+
+  it('a run that stops on an error ends its run row as failed and releases the lock', async () => {
+    const work = scratch();
+    const manifest = path.join(work, 'list.txt');
+    writeFileSync(manifest, `${path.join(FIXTURES, 'colours', 'red.png')}\n`);
+    const db = path.join(work, 'l.db');
+    const child = startCli(['run', '-', manifest, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'], { keepStdinOpen: true });
+    const finished = collect(child);
+    // Once the run is recorded, the manifest goes: reading it, after stdin, fails.
+    const deadline = Date.now() + 30_000;
+    let runs = 0;
+    while (runs === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      try {
+        runs = query<{ n: number }>(db, 'SELECT count(*) AS n FROM runs')[0]!.n;
+      } catch {
+        runs = 0;
+      }
+    }
+    unlinkSync(manifest);
+    child.stdin!.end();
+    const result = await finished;
+    expect([result.code, result.stderr]).toEqual([1, expect.stringMatching(/ENOENT/)]);
+    expect(query(db, 'SELECT status, ended_at IS NOT NULL AS ended FROM runs')).toEqual([{ status: 'failed', ended: 1 }]);
+    expect(query(db, 'SELECT * FROM lock')).toEqual([]);
+    expect((await cli(['status', '--db', db])).stdout).toMatch(/last run: #1 failed, started \S+, [\d.]+ s/);
   });
 });
