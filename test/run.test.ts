@@ -4,6 +4,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, collect, FIXTURES, query, scratch, sha256File, startCli, summaryOf, events } from './helpers.js';
 
+const keysOf = (db: string): string[] => query<{ key: string }>(db, 'SELECT key FROM images ORDER BY key').map((r) => r.key);
+
 function checksums(dir: string): Map<string, string> {
   const sums = new Map<string, string>();
   const walk = (d: string): void => {
@@ -168,6 +170,25 @@ describe('imgpipe run', () => {
     const first = JSON.parse(rows[0]!.result);
     expect(first).toMatchObject({ output: 'preprocess/1.jpg.png', format: 'png', after: { width: 32, height: 21 } });
     expect(existsSync(path.join(work, 'out', 'preprocess', '1.jpg.png'))).toBe(true);
+  });
+
+  it('never scans its own --out folder, however it is written, nor its ledger; a file named explicitly is still taken', async () => {
+    const work = scratch();
+    const photos = path.join(work, 'photos');
+    cpSync(path.join(FIXTURES, 'colours'), photos, { recursive: true });
+    // The defaults put the ledger and ./imgpipe-out inside the folder scanned.
+    const scan = async (args: string[]): Promise<number> => (await cli(['run', ...args, '--tasks', 'preprocess,meta', '--quiet'], { cwd: photos })).code!;
+    expect(await scan(['.'])).toBe(0);
+    expect(await scan(['.'])).toBe(0);
+    expect(await scan(['**/*.jpg', '*.png'])).toBe(0);
+    expect(await scan(['.', '--out', '../photos/./imgpipe-out'])).toBe(0);
+    symlinkSync(path.join(photos, 'imgpipe-out'), path.join(work, 'link-out'));
+    expect(await scan(['.', '--out', '../link-out'])).toBe(0);
+    expect(keysOf(path.join(photos, 'imgpipe.db'))).toEqual(['red-blue.png', 'red.png']);
+    expect(readdirSync(path.join(photos, 'imgpipe-out', 'preprocess')).sort()).toEqual(['red-blue.png.jpg', 'red.png.jpg']);
+
+    expect(await scan(['imgpipe-out/preprocess/red.png.jpg'])).toBe(0);
+    expect(keysOf(path.join(photos, 'imgpipe.db'))).toEqual(['red-blue.png', 'red.png', 'red.png.jpg']);
   });
 
   it('a run that stops on an error ends its run row as failed and releases the lock', async () => {

@@ -197,6 +197,7 @@ async function execute({ settings, specs, ledger, runId, started, orphans, telem
   if (orphans > 0) observer.warning(`${orphans} jobs were left running by a process that stopped abruptly; they run again`);
   const source = scanInputs(specs, {
     followSymlinks: settings.followSymlinks,
+    outDir: path.resolve(settings.out),
     stdin: process.stdin,
     onProblem: (problem) => {
       problems.push(problem);

@@ -41,6 +41,11 @@ export interface ScanOptions {
   followSymlinks: boolean;
   stdin: NodeJS.ReadableStream;
   onProblem: (problem: ScanProblem) => void;
+  /**
+   * The run's --out folder, never scanned into: it holds the artefacts of this run and earlier
+   * ones, which would come back as inputs (`imgpipe run .` with the default ./imgpipe-out).
+   */
+  outDir?: string;
 }
 
 /** Paths in the ledger use forward slashes whatever the platform, so keys agree across machines. */
@@ -220,6 +225,7 @@ async function* stdinEntries(options: ScanOptions): AsyncGenerator<Entry> {
 async function* folderRefs(base: string, include: (relative: string) => boolean, options: ScanOptions): AsyncGenerator<ImageRef> {
   const found = walk(base, {
     followSymlinks: options.followSymlinks,
+    skipFolder: options.outDir,
     include,
     onUnreadable: (folder, error) => options.onProblem({ source: folder, message: `folder skipped: ${error.code ?? error.message}` }),
   });
