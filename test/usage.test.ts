@@ -1,5 +1,5 @@
 /** Usage errors exit 2 naming the problem, before any work and before the ledger is touched. */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -94,6 +94,27 @@ describe('usage errors', () => {
     }
     // Nothing was written: no ledger, report, export or artefacts folder, here or in the current folder.
     expect(readdirSync(work).sort()).toEqual(['c.json', 'l.db']);
+  });
+
+  it('an unreadable manifest, and a glob whose folder does not exist: exit 2 before the ledger; a glob that matches nothing is a run with nothing to do', async () => {
+    const work = scratch();
+    // The CLI runs as nobody when the test runs as root, whom permissions do not stop.
+    const asRoot = process.getuid?.() === 0;
+    chmodSync(work, 0o777);
+    const user = asRoot ? { uid: 65534, gid: 65534 } : {};
+    const db = path.join(work, 'ledger.db');
+    for (const [name, content] of [['m.txt', 'red.png\n'], ['m.jsonl', '{"path": "red.png"}\n'], ['m.csv', 'path\nred.png\n']]) {
+      const manifest = path.join(work, name);
+      writeFileSync(manifest, content);
+      chmodSync(manifest, 0o000);
+      const result = await cli(['run', manifest, '--db', db], user);
+      expect([result.code, result.stderr]).toEqual([2, expect.stringMatching(new RegExp(`^imgpipe: error: cannot read manifest .*${name}: EACCES`))]);
+    }
+    const glob = await cli(['run', 'nonexist/*.jpg', '--db', db], { cwd: work });
+    expect([glob.code, glob.stderr]).toEqual([2, 'imgpipe: error: input not found: nonexist/*.jpg (no folder nonexist)\n']);
+    expect(existsSync(db)).toBe(false);
+    const nothing = await cli(['run', `${photos}/*.tiff`, '--db', db]);
+    expect([nothing.code, nothing.stdout]).toEqual([0, expect.stringMatching(/\(0 images\)[^]*Nothing to do/)]);
   });
 
   it('refuses a file that is not a ledger, a ledger from a newer imgpipe, and a ledger in use', async () => {

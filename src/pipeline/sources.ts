@@ -54,16 +54,27 @@ function toKey(relative: string): string {
   return normal.startsWith('./') ? normal.slice(2) : normal;
 }
 
-function csvHeader(file: string): string[] {
-  const fd = openSync(file, 'r');
+/** The start of a manifest, read at once so that an unreadable one stops the run before any work. */
+function manifestStart(file: string, raw: string): string {
+  let fd: number | undefined;
   try {
+    fd = openSync(file, 'r');
     const buffer = Buffer.alloc(64 * 1024);
     const length = readSync(fd, buffer, 0, buffer.length, 0);
-    const firstLine = buffer.subarray(0, length).toString('utf8').split(/\r?\n/, 1)[0] ?? '';
-    const rows = parseCsvSync(firstLine, { bom: true }) as string[][];
-    return (rows[0] ?? []).map((column) => column.trim());
+    return buffer.subarray(0, length).toString('utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read manifest ${raw}: ${(error as Error).message}`);
   } finally {
-    closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function csvHeader(start: string, raw: string): string[] {
+  const firstLine = start.split(/\r?\n/, 1)[0] ?? '';
+  try {
+    return ((parseCsvSync(firstLine, { bom: true }) as string[][])[0] ?? []).map((column) => column.trim());
+  } catch (error) {
+    throw new UsageError(`manifest ${raw}:1: its header is not valid CSV (${(error as Error).message})`);
   }
 }
 
@@ -80,7 +91,8 @@ export function classifyInputs(inputs: readonly string[], cwd: string): InputSpe
     try {
       stats = statSync(absolute);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') {
         throw new UsageError(`cannot read input ${raw}: ${(error as Error).message}`);
       }
     }
@@ -88,19 +100,31 @@ export function classifyInputs(inputs: readonly string[], cwd: string): InputSpe
     if (stats) {
       const format = MANIFEST_FORMATS[path.extname(absolute).toLowerCase()];
       if (!format) return { kind: 'file', raw, path: absolute };
-      if (format === 'csv' && !csvHeader(absolute).includes('path')) {
+      const start = manifestStart(absolute, raw);
+      if (format === 'csv' && !csvHeader(start, raw).includes('path')) {
         throw new UsageError(`manifest ${raw}: its first line must name a 'path' column (and optionally 'id')`);
       }
       return { kind: 'manifest', raw, path: absolute, format };
     }
     const pattern = raw.split(path.sep).join('/');
     const glob = picomatch.scan(pattern);
-    if (glob.isGlob) {
-      const matches = picomatch(glob.glob, { nocase: true });
-      return { kind: 'glob', raw, base: path.resolve(cwd, glob.base || '.'), match: (relative) => matches(relative) && IMAGE_NAME.test(relative) };
-    }
-    throw new UsageError(`input not found: ${raw}`);
+    if (!glob.isGlob) throw new UsageError(`input not found: ${raw}`);
+    const base = path.resolve(cwd, glob.base || '.');
+    // A typo in a glob's folder is a missing input, as in a plain path: not a run that finds nothing.
+    if (!isFolder(base, raw)) throw new UsageError(`input not found: ${raw} (no folder ${glob.base})`);
+    const matches = picomatch(glob.glob, { nocase: true });
+    return { kind: 'glob', raw, base, match: (relative) => matches(relative) && IMAGE_NAME.test(relative) };
   });
+}
+
+function isFolder(folder: string, raw: string): boolean {
+  try {
+    return statSync(folder).isDirectory();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw new UsageError(`cannot read input ${raw}: ${(error as Error).message}`);
+  }
 }
 
 function statProblem(error: NodeJS.ErrnoException): { code: ErrorCode; message: string } {
