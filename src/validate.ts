@@ -17,8 +17,18 @@ function describe(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
 }
 
+/**
+ * A number as people write it in decimal: digits, an optional fraction and exponent (`1e3`), spaces
+ * around allowed. Number() alone would also take `0x10`, `0b1` and `Infinity`, and a blank as 0.
+ */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+function decimal(raw: unknown): unknown {
+  return typeof raw === 'string' && DECIMAL.test(raw.trim()) ? Number(raw) : raw;
+}
+
 export function parseInteger(where: string, raw: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const value = typeof raw === 'string' && /^[+-]?\d+$/.test(raw.trim()) ? Number(raw) : raw;
+  const value = decimal(raw);
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw invalid(where, `an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}`, raw);
   }
@@ -26,7 +36,7 @@ export function parseInteger(where: string, raw: unknown, min: number, max = Num
 }
 
 export function parseNumber(where: string, raw: unknown, min: number, max: number): number {
-  const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+  const value = decimal(raw);
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
     throw invalid(where, `a number from ${min} to ${max}`, raw);
   }
@@ -102,22 +112,32 @@ export function parseHttpUrl(where: string, raw: unknown): string {
 }
 
 /**
+ * A file or folder path: a non-empty string. An empty one means something else to each consumer,
+ * never what was meant: SQLite opens a temporary database (a run's results lost), path.resolve
+ * gives the current folder.
+ */
+export function parsePath(where: string, raw: unknown, expected = 'a path'): string {
+  if (typeof raw !== 'string' || raw.trim() === '') throw invalid(where, expected, raw);
+  return raw;
+}
+
+/**
  * A file imgpipe will create or replace: its folder must exist and be writable, and the file, if
  * present, writable too. Checked at start-up so that the problem is a usage error, not a late one.
  */
 export function parseWritableFile(where: string, raw: unknown): string {
-  if (typeof raw !== 'string' || raw.trim() === '') throw invalid(where, 'a file path', raw);
-  const dir = path.dirname(path.resolve(raw));
+  const file = parsePath(where, raw, 'a file path');
+  const dir = path.dirname(path.resolve(file));
   try {
     if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder`);
     accessSync(dir, constants.W_OK);
-    if (existsSync(raw)) {
-      if (statSync(raw).isDirectory()) throw new UsageError(`${where}: ${raw} is a folder; give a file path`);
-      accessSync(raw, constants.W_OK);
+    if (existsSync(file)) {
+      if (statSync(file).isDirectory()) throw new UsageError(`${where}: ${file} is a folder; give a file path`);
+      accessSync(file, constants.W_OK);
     }
   } catch (error) {
     if (error instanceof UsageError) throw error;
-    throw new UsageError(`${where}: cannot write ${raw} (${(error as Error).message}); give a path in an existing, writable folder`);
+    throw new UsageError(`${where}: cannot write ${file} (${(error as Error).message}); give a path in an existing, writable folder`);
   }
-  return raw;
+  return file;
 }

@@ -18,11 +18,23 @@ export interface CliResult {
   stderr: string;
 }
 
-export function startCli(args: string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv; keepStdinOpen?: boolean } = {}): ChildProcess {
+/** `uid`, `gid`: run as another user (the test runs as root), to see what permissions deny. */
+interface CliOptions {
+  cwd?: string;
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+  keepStdinOpen?: boolean;
+  uid?: number;
+  gid?: number;
+}
+
+export function startCli(args: string[], options: CliOptions = {}): ChildProcess {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, NO_COLOR: '1', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
+    uid: options.uid,
+    gid: options.gid,
   });
   if (!options.keepStdinOpen) child.stdin!.end(options.input ?? '');
   return child;
@@ -36,7 +48,7 @@ export function collect(child: ChildProcess): Promise<CliResult> {
   return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
 }
 
-export function cli(args: string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export function cli(args: string[], options: Omit<CliOptions, 'keepStdinOpen'> = {}): Promise<CliResult> {
   return collect(startCli(args, options));
 }
 

@@ -1,8 +1,10 @@
 /** imgpipe run end to end on the committed fixtures: results, failures, exit codes, resumability. */
-import { cpSync, existsSync, readdirSync, statSync, utimesSync, writeFileSync, symlinkSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, statSync, utimesSync, writeFileSync, symlinkSync, mkdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, collect, FIXTURES, query, scratch, sha256File, startCli, summaryOf, events, taskResults } from './helpers.js';
+
+const keysOf = (db: string): string[] => query<{ key: string }>(db, 'SELECT key FROM images ORDER BY key').map((r) => r.key);
 
 function checksums(dir: string): Map<string, string> {
   const sums = new Map<string, string>();
@@ -210,5 +212,114 @@ describe('imgpipe run', () => {
     expect(sha256File(photo)).toBe(original);
     // Nothing else written, not even a temporary file.
     expect(readdirSync(inputs)).toEqual(['dusk.jpg']);
+
+  it('never scans its own --out folder, however it is written, nor its ledger; a file named explicitly is still taken', async () => {
+    const work = scratch();
+    const photos = path.join(work, 'photos');
+    cpSync(path.join(FIXTURES, 'colours'), photos, { recursive: true });
+    // The defaults put the ledger and ./imgpipe-out inside the folder scanned.
+    const scan = async (args: string[]): Promise<number> => (await cli(['run', ...args, '--tasks', 'preprocess,meta', '--quiet'], { cwd: photos })).code!;
+    expect(await scan(['.'])).toBe(0);
+    expect(await scan(['.'])).toBe(0);
+    expect(await scan(['**/*.jpg', '*.png'])).toBe(0);
+    expect(await scan(['.', '--out', '../photos/./imgpipe-out'])).toBe(0);
+    symlinkSync(path.join(photos, 'imgpipe-out'), path.join(work, 'link-out'));
+    expect(await scan(['.', '--out', '../link-out'])).toBe(0);
+    expect(keysOf(path.join(photos, 'imgpipe.db'))).toEqual(['red-blue.png', 'red.png']);
+    expect(readdirSync(path.join(photos, 'imgpipe-out', 'preprocess')).sort()).toEqual(['red-blue.png.jpg', 'red.png.jpg']);
+
+    expect(await scan(['imgpipe-out/preprocess/red.png.jpg'])).toBe(0);
+    expect(keysOf(path.join(photos, 'imgpipe.db'))).toEqual(['red-blue.png', 'red.png', 'red.png.jpg']);
+  });
+
+  it('a malformed CSV record is warned with its line and skipped, and the rest of the manifest runs', async () => {
+    const work = scratch();
+    cpSync(path.join(FIXTURES, 'colours'), work, { recursive: true });
+    const lines = [
+      'path,id',
+      'red.png,a',
+      '"two',
+      'lines.png",b',
+      '',
+      ',c',
+      'red "x".png,d',
+      'red-blue.png,e',
+    ];
+    for (const ending of ['\n', '\r\n']) {
+      const manifest = path.join(work, 'list.csv');
+      writeFileSync(manifest, lines.join(ending));
+      const db = path.join(work, `${ending.length}.db`);
+      const result = await cli(['run', manifest, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'], { cwd: work });
+      expect(result.code, result.stderr).toBe(1);
+      // Physical lines, not record numbers: a quoted field spans lines 3 and 4 (CRLF inside it too).
+      expect(result.stderr.match(/list\.csv:\d+: .*/g)).toEqual([
+        'list.csv:6: empty path (entry skipped)',
+        'list.csv:7: a quote inside an unquoted field (quote the whole field and double the quote: "a ""b"".jpg") (entry skipped)',
+      ]);
+      expect(keysOf(db)).toEqual(['a', 'b', 'e']);
+    }
+  });
+
+  it('takes a manifest or stdin line whole, spaces included: only the line ending (and a BOM) goes', async () => {
+    const work = scratch();
+    cpSync(path.join(FIXTURES, 'colours', 'red.png'), path.join(work, 'red.png'));
+    cpSync(path.join(FIXTURES, 'colours', 'red-blue.png'), path.join(work, 'trail.png '));
+    cpSync(path.join(FIXTURES, 'colours', 'red-blue.png'), path.join(work, ' lead.png'));
+    const states = (db: string) => query<{ key: string; state: string }>(db, 'SELECT i.key, j.state FROM jobs j JOIN images i ON i.id = j.image_id ORDER BY i.key');
+    const expected = [
+      { key: ' lead.png', state: 'done' },
+      { key: 'red.png', state: 'done' },
+      { key: 'trail.png ', state: 'done' },
+    ];
+    writeFileSync(path.join(work, 'list.txt'), '\uFEFFred.png\r\ntrail.png \r\n lead.png\r\n  \r\n  # a comment\r\n');
+    const manifest = await cli(['run', path.join(work, 'list.txt'), '--tasks', 'meta', '--db', path.join(work, 'txt.db'), '--quiet']);
+    expect(manifest.code, manifest.stderr).toBe(0);
+    expect(states(path.join(work, 'txt.db'))).toEqual(expected);
+    const stdin = await cli(['run', '-', '--tasks', 'meta', '--db', path.join(work, 'stdin.db'), '--quiet'], { cwd: work, input: 'red.png\ntrail.png \n lead.png\n' });
+    expect(stdin.code, stdin.stderr).toBe(0);
+    expect(states(path.join(work, 'stdin.db'))).toEqual(expected);
+  });
+
+  it('a JSONL id that is not a string or a number is a bad line, not a key', async () => {
+    const work = scratch();
+    const manifest = path.join(work, 'list.jsonl');
+    const red = path.join(FIXTURES, 'colours', 'red.png');
+    writeFileSync(manifest, [{ path: red, id: { a: 1 } }, { path: red, id: [1] }, { path: red, id: true }, { path: red, id: 7 }].map((r) => JSON.stringify(r)).join('\n'));
+    const db = path.join(work, 'l.db');
+    const result = await cli(['run', manifest, '--tasks', 'meta', '--db', db, '--quiet']);
+    expect(result.code).toBe(1);
+    expect(result.stderr.match(/list\.jsonl:\d+: .*/g)).toEqual([
+      'list.jsonl:1: "id" must be a string or a number, not {"a":1} (entry skipped)',
+      'list.jsonl:2: "id" must be a string or a number, not [1] (entry skipped)',
+      'list.jsonl:3: "id" must be a string or a number, not true (entry skipped)',
+    ]);
+    expect(keysOf(db)).toEqual(['7']);
+  });
+
+  it('a run that stops on an error ends its run row as failed and releases the lock', async () => {
+    const work = scratch();
+    const manifest = path.join(work, 'list.txt');
+    writeFileSync(manifest, `${path.join(FIXTURES, 'colours', 'red.png')}\n`);
+    const db = path.join(work, 'l.db');
+    const child = startCli(['run', '-', manifest, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'], { keepStdinOpen: true });
+    const finished = collect(child);
+    // Once the run is recorded, the manifest goes: reading it, after stdin, fails.
+    const deadline = Date.now() + 30_000;
+    let runs = 0;
+    while (runs === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      try {
+        runs = query<{ n: number }>(db, 'SELECT count(*) AS n FROM runs')[0]!.n;
+      } catch {
+        runs = 0;
+      }
+    }
+    unlinkSync(manifest);
+    child.stdin!.end();
+    const result = await finished;
+    expect([result.code, result.stderr]).toEqual([1, expect.stringMatching(/ENOENT/)]);
+    expect(query(db, 'SELECT status, ended_at IS NOT NULL AS ended FROM runs')).toEqual([{ status: 'failed', ended: 1 }]);
+    expect(query(db, 'SELECT * FROM lock')).toEqual([]);
+    expect((await cli(['status', '--db', db])).stdout).toMatch(/last run: #1 failed, started \S+, [\d.]+ s/);
   });
 });

@@ -1,5 +1,5 @@
 /** Usage errors exit 2 naming the problem, before any work and before the ledger is touched. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -20,6 +20,13 @@ describe('usage errors', () => {
     ['bad enum option', ['--tasks', 'preprocess', '--preprocess-format', 'bmp'], /--preprocess-format: expected one of jpeg, png, webp, avif, same, got "bmp"/],
     ['option of a task not in the run', ['--preprocess-quality', '80'], /--preprocess-quality is an option of task 'preprocess', which is not part of this run/],
     ['bad timeout', ['--timeout', 'meta=-1'], /--timeout \(meta\): expected a number/],
+    // Number() would read these as 16 and 2: flags take plain decimal numbers.
+    ['hexadecimal timeout', ['--timeout', 'meta=0x10'], /--timeout \(meta\): expected a number from 0.1 to 86400, got "0x10"/],
+    ['binary timeout', ['--timeout', 'meta=0b10'], /--timeout \(meta\): expected a number from 0.1 to 86400, got "0b10"/],
+    ['timeout with a unit', ['--timeout', 'meta=5s'], /--timeout \(meta\): expected a number from 0.1 to 86400, got "5s"/],
+    ['empty --db', ['--db', ''], /--db: expected a file path, got ""/],
+    ['empty --out', ['--out', ''], /--out: expected a folder path, got ""/],
+    ['empty --labels-from', ['--tasks', 'labels', '--labels-from', ''], /--labels-from: expected a folder path, got ""/],
     ['bad max-pixels', ['--max-pixels', '0'], /--max-pixels: expected an integer from 1 up, got "0"/],
   ];
   for (const [name, flags, message] of cases) {
@@ -50,6 +57,64 @@ describe('usage errors', () => {
     writeFileSync(csv, 'file,id\na.jpg,1\n');
     expect((await cli(['run', csv, '--db', db])).stderr).toMatch(/its first line must name a 'path' column/);
     expect(existsSync(db)).toBe(false);
+  });
+
+  it('numbers in decimal, with an exponent or spaces around, are taken', async () => {
+    const work = scratch();
+    const db = path.join(work, 'ledger.db');
+    const result = await cli(['run', photos, '--db', db, '--timeout', 'meta= 1e3', '--max-pixels', '1e8', '--max-attempts', ' 2 ', '--quiet']);
+    expect(result.code, result.stderr).toBe(0);
+  });
+
+  it('an empty or mistyped --db or --out, in a config file too, and an empty path to any command: exit 2 naming it, before any work', async () => {
+    const work = scratch();
+    const config = path.join(work, 'c.json');
+    for (const [key, value, expected] of [['db', 5, 'a file path'], ['db', ['a.db'], 'a file path'], ['out', false, 'a folder path'], ['db', '', 'a file path']] as const) {
+      writeFileSync(config, JSON.stringify({ [key]: value }));
+      const result = await cli(['run', photos, '--config', config], { cwd: work });
+      expect([result.code, result.stderr]).toEqual([2, `imgpipe: error: --config ${key}: expected ${expected}, got ${JSON.stringify(value)}\n`]);
+    }
+    const ledger = path.join(work, 'l.db');
+    expect((await cli(['run', photos, '--db', ledger, '--quiet'])).code).toBe(0);
+    const commands: [string[], string][] = [
+      [['run', ''], 'input: expected a path'],
+      [['run', photos, '--config', ''], '--config: expected a JSON file'],
+      [['run', photos, '--model-card', ''], '--model-card: expected a card file (JSON)'],
+      [['status', '--db', ''], '--db: expected a file path'],
+      [['duplicates', '--db', ''], '--db: expected a file path'],
+      [['export', '--db', ledger, '--output', ''], '--output: expected a file path'],
+      [['report', '--db', ledger, '--html', path.join(work, 'report'), '--out', ''], '--out: expected a folder path'],
+      [['report', '--db', ledger, '--html', ''], '--html: expected the folder to write the report to'],
+      [['merge', '', ledger], 'merge <target>: expected a ledger file'],
+      [['merge', path.join(work, 'all.db'), ''], 'merge <shards...>: expected a ledger file'],
+    ];
+    for (const [args, message] of commands) {
+      const result = await cli(args, { cwd: work });
+      expect([result.code, result.stderr], args.join(' ')).toEqual([2, `imgpipe: error: ${message}, got ""\n`]);
+    }
+    // Nothing was written: no ledger, report, export or artefacts folder, here or in the current folder.
+    expect(readdirSync(work).sort()).toEqual(['c.json', 'l.db']);
+  });
+
+  it('an unreadable manifest, and a glob whose folder does not exist: exit 2 before the ledger; a glob that matches nothing is a run with nothing to do', async () => {
+    const work = scratch();
+    // The CLI runs as nobody when the test runs as root, whom permissions do not stop.
+    const asRoot = process.getuid?.() === 0;
+    chmodSync(work, 0o777);
+    const user = asRoot ? { uid: 65534, gid: 65534 } : {};
+    const db = path.join(work, 'ledger.db');
+    for (const [name, content] of [['m.txt', 'red.png\n'], ['m.jsonl', '{"path": "red.png"}\n'], ['m.csv', 'path\nred.png\n']]) {
+      const manifest = path.join(work, name);
+      writeFileSync(manifest, content);
+      chmodSync(manifest, 0o000);
+      const result = await cli(['run', manifest, '--db', db], user);
+      expect([result.code, result.stderr]).toEqual([2, expect.stringMatching(new RegExp(`^imgpipe: error: cannot read manifest .*${name}: EACCES`))]);
+    }
+    const glob = await cli(['run', 'nonexist/*.jpg', '--db', db], { cwd: work });
+    expect([glob.code, glob.stderr]).toEqual([2, 'imgpipe: error: input not found: nonexist/*.jpg (no folder nonexist)\n']);
+    expect(existsSync(db)).toBe(false);
+    const nothing = await cli(['run', `${photos}/*.tiff`, '--db', db]);
+    expect([nothing.code, nothing.stdout]).toEqual([0, expect.stringMatching(/\(0 images\)[^]*Nothing to do/)]);
   });
 
   it('refuses a file that is not a ledger, a ledger from a newer imgpipe, and a ledger in use', async () => {

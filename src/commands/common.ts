@@ -3,11 +3,12 @@ import { readFileSync } from 'node:fs';
 import { Option } from 'commander';
 import { UsageError } from '../errors.js';
 import type { Ledger } from '../pipeline/ledger.js';
+import { parsePath } from '../validate.js';
 
 export const DEFAULT_DB = './imgpipe.db';
 
 export function dbOption(): Option {
-  return new Option('--db <file>', 'the ledger (SQLite)').default(DEFAULT_DB);
+  return new Option('--db <file>', 'the ledger (SQLite)').default(DEFAULT_DB).argParser((value: string) => parsePath('--db', value, 'a file path'));
 }
 
 /**

@@ -1,5 +1,6 @@
 /** `imgpipe merge`: union shard ledgers into one. */
 import { Command } from 'commander';
+import { parsePath } from '../validate.js';
 import { examples } from './common.js';
 
 export function mergeCommand(): Command {
@@ -19,6 +20,8 @@ export function mergeCommand(): Command {
       ]),
     )
     .action(async (target: string, shards: string[], flags: { json?: boolean }) => {
+      parsePath('merge <target>', target, 'a ledger file');
+      for (const shard of shards) parsePath('merge <shards...>', shard, 'a ledger file');
       const { Ledger } = await import('../pipeline/ledger.js');
       const { mergeLedgers, openSources } = await import('../pipeline/merge.js');
       const sources = openSources(target, shards);

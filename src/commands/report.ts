@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { invalid, parseInteger } from '../validate.js';
+import { invalid, parseInteger, parsePath } from '../validate.js';
 import { dbOption, examples } from './common.js';
 
 interface Flags {
@@ -28,7 +28,7 @@ export function reportCommand(): Command {
     )
     .addOption(new Option('--html <dir>', 'the report folder: created if missing; an earlier report there is rewritten; any other non-empty folder is refused'))
     .addOption(dbOption())
-    .addOption(new Option('--out <dir>', "where the run wrote its artefacts (run's --out), for anonymised copies and cut-outs").default('./imgpipe-out'))
+    .addOption(new Option('--out <dir>', "where the run wrote its artefacts (run's --out), for anonymised copies and cut-outs").default('./imgpipe-out').argParser((value: string) => parsePath('--out', value, 'a folder path')))
     .addOption(new Option('--thumb-size <px>', 'longest side of gallery thumbnails (64-1024)').default('256'))
     .addOption(new Option('--preview-size <px>', 'longest side of the pictures on image pages (256-4096)').default('1024'))
     .addOption(new Option('--threads <n>', 'pictures made at once (default: the number of cores)'))
@@ -42,12 +42,12 @@ export function reportCommand(): Command {
       ]),
     )
     .action(async (flags: Flags) => {
-      if (flags.html === undefined || flags.html.trim() === '') throw invalid('--html', 'the folder to write the report to', flags.html);
+      const html = parsePath('--html', flags.html, 'the folder to write the report to');
       const thumb = parseInteger('--thumb-size', flags.thumbSize, 64, 1024);
       const preview = parseInteger('--preview-size', flags.previewSize, 256, 4096);
       const threads = flags.threads === undefined ? availableParallelism() : parseInteger('--threads', flags.threads, 1, 256);
       if (preview < thumb) throw invalid('--preview-size', `at least --thumb-size (${thumb})`, flags.previewSize);
-      const dir = path.resolve(flags.html);
+      const dir = path.resolve(html);
       const { reportFolderProblem, buildReport } = await import('../report/build.js');
       const problem = reportFolderProblem(dir);
       if (problem) throw new UsageError(`--html: ${problem}`);

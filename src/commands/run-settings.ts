@@ -10,12 +10,13 @@ import { UsageError } from '../errors.js';
 import type { OptionValue, TaskMeta, TaskOptions } from '../tasks/contract.js';
 import { allTasks, checkModels, resolveTasks } from '../tasks/registry.js';
 import { DEFAULT_MAX_PIXELS } from '../runtime/limits.js';
-import { invalid, parseBoolean, parseChoice, parseHttpUrl, parseInteger, parseKeyValues, parseNumber, parseOption, parseWritableFile } from '../validate.js';
+import { invalid, parseBoolean, parseChoice, parseHttpUrl, parseInteger, parseKeyValues, parseNumber, parseOption, parsePath, parseWritableFile } from '../validate.js';
 import { LOG_FORMATS, type LogFormat } from '../observe/logs.js';
 import type { TelemetrySettings } from '../observe/telemetry.js';
 import { parseShard, shardFromEnvironment } from '../pipeline/shard.js';
 import type { TaskRun } from '../pipeline/plan.js';
 import type { Shard } from '../pipeline/types.js';
+import { DEFAULT_DB } from './common.js';
 
 export const DEFAULT_TASKS = ['meta'];
 export const DEFAULT_OUT = './imgpipe-out';
@@ -108,7 +109,7 @@ export function defaultConcurrency(meta: TaskMeta, threads: number, threadsPerJo
  */
 export function resolveRunSettings(cliInputs: string[], flags: Record<string, unknown>, env: NodeJS.ProcessEnv): RunSettings {
   const optionKeys = taskOptionKeys();
-  const config = typeof flags.config === 'string' ? readConfig(flags.config) : {};
+  const config = flags.config !== undefined ? readConfig(parsePath('--config', flags.config, 'a JSON file')) : {};
   for (const key of Object.keys(config)) {
     if (key === 'modelCard') throw new UsageError('--config: modelCard cannot be set in a config file (cards add flags, which are read first): give --model-card on the command line');
     if (!(RUN_KEYS as readonly string[]).includes(key) && !optionKeys.has(key) || key === 'config') {
@@ -193,8 +194,8 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
   const flag = (key: string, name: string): boolean => (pick(key) === undefined ? false : parseBoolean(where(key, name), pick(key)));
   return {
     inputs,
-    db: typeof pick('db') === 'string' ? (pick('db') as string) : './imgpipe.db',
-    out: typeof pick('out') === 'string' ? (pick('out') as string) : DEFAULT_OUT,
+    db: pick('db') !== undefined ? parsePath(where('db', '--db'), pick('db'), 'a file path') : DEFAULT_DB,
+    out: pick('out') !== undefined ? parsePath(where('out', '--out'), pick('out'), 'a folder path') : DEFAULT_OUT,
     tasks,
     requested,
     threads,

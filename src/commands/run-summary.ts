@@ -71,7 +71,7 @@ export function printRunSummary(report: RunReport, out: NodeJS.WritableStream): 
   if (write) lines.push(`${write.count} jobs could not write their artefacts under --out ${report.settings.out} (disk full, not writable, or an artefact that would replace its own input?), e.g. ${write.example}`);
   if (failed > 0) lines.push(`${failed} jobs failed: imgpipe status --db ${report.settings.db} shows why; imgpipe export --state failed lists them.`);
   if (images.duplicateKeys > 0) lines.push(`${images.duplicateKeys} images were skipped because another path had the same key (see the warnings).`);
-  if (report.scanProblems > 0) lines.push(`${report.scanProblems} manifest entries could not be read (see the warnings).`);
+  if (report.scanProblems > 0) lines.push(`${report.scanProblems} manifest entries or folders could not be read (see the warnings).`);
   for (const [task, count] of Object.entries(report.flagged)) {
     if (count > 0) lines.push(`${count} images flagged by ${task} (--fail-on ${task}: exit 3); imgpipe export --task ${task} shows which.`);
   }

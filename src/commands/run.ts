@@ -120,14 +120,35 @@ async function run(cliInputs: string[], flags: Record<string, unknown>): Promise
     shard: formatShard(settings.shard),
     version: imgpipeVersion(),
   });
-  const orphans = ledger.resetOrphans();
-  const telemetry = await Telemetry.open(settings, { runId, shard: formatShard(settings.shard), tasks: settings.tasks.map((task) => task.meta.name), version: imgpipeVersion() });
+  // Every way out but a kill ends the run's row and releases the lock: a run stopped by an error
+  // must not look still running (status), nor leave its lock. process.exit (a second Ctrl-C, an
+  // error in a timer) skips the catch below, hence the exit hook; ledger calls are synchronous.
+  const abandon = (status: 'failed' | 'interrupted'): void => {
+    if (!ledger.db.open) return;
+    try {
+      ledger.flush();
+      // No process runs them any more: pending for the next run, as after a kill.
+      ledger.resetOrphans();
+      ledger.finishRun(runId, status, Date.now() - started, null);
+      ledger.close();
+    } catch {
+      // The ledger may be what failed (a full disk): the next run takes the lock over, as after a kill.
+    }
+  };
+  const onExit = (code: number): void => abandon(code === ExitCode.interrupted ? 'interrupted' : 'failed');
+  process.once('exit', onExit);
+  let telemetry: Telemetry | undefined;
   try {
+    const orphans = ledger.resetOrphans();
+    telemetry = await Telemetry.open(settings, { runId, shard: formatShard(settings.shard), tasks: settings.tasks.map((task) => task.meta.name), version: imgpipeVersion() });
     return await execute({ settings, specs, ledger, runId, started, orphans, telemetry });
   } catch (error) {
+    abandon('failed');
     // Metrics and the log still say how it ended: the run's end time and a last line.
-    await telemetry.end({ status: 'failed', durationMs: Date.now() - started, error: (error as Error)?.message ?? String(error) });
+    await telemetry?.end({ status: 'failed', durationMs: Date.now() - started, error: (error as Error)?.message ?? String(error) });
     throw error;
+  } finally {
+    process.off('exit', onExit);
   }
 }
 
@@ -179,6 +200,7 @@ async function execute({ settings, specs, ledger, runId, started, orphans, telem
   if (orphans > 0) observer.warning(`${orphans} jobs were left running by a process that stopped abruptly; they run again`);
   const source = scanInputs(specs, {
     followSymlinks: settings.followSymlinks,
+    outDir: path.resolve(settings.out),
     stdin: process.stdin,
     onProblem: (problem) => {
       problems.push(problem);

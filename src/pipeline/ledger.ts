@@ -344,13 +344,14 @@ export class Ledger {
     return row.id;
   }
 
-  finishRun(runId: number, status: string, durationMs: number, counts: object): void {
+  /** `counts`: null for a run that failed before it could count. */
+  finishRun(runId: number, status: string, durationMs: number, counts: object | null): void {
     this.flush();
     // Also here, not only at the heartbeat: a ledger deleted in a run's last seconds is lost just the same.
     this.checkStillThere();
     this.db
       .prepare('UPDATE runs SET ended_at = ?, status = ?, duration_ms = ?, counts = ? WHERE id = ?')
-      .run(now(), status, durationMs, JSON.stringify(counts), runId);
+      .run(now(), status, durationMs, counts === null ? null : JSON.stringify(counts), runId);
   }
 
   /**

@@ -4,7 +4,6 @@
  * million lines is never held in memory, and the consumer pulls at its own pace.
  */
 import picomatch from 'picomatch';
-import { parse as parseCsv } from 'csv-parse';
 import { parse as parseCsvSync } from 'csv-parse/sync';
 import { createReadStream, openSync, readSync, closeSync, statSync, type Stats } from 'node:fs';
 import { lstat, stat } from 'node:fs/promises';
@@ -12,6 +11,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { UsageError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
+import { parsePath } from '../validate.js';
+import { CSV_OPTIONS, csvRecords } from './manifest-csv.js';
 import type { ImageRef } from './types.js';
 import { walk } from './walk.js';
 
@@ -40,6 +41,11 @@ export interface ScanOptions {
   followSymlinks: boolean;
   stdin: NodeJS.ReadableStream;
   onProblem: (problem: ScanProblem) => void;
+  /**
+   * The run's --out folder, never scanned into: it holds the artefacts of this run and earlier
+   * ones, which would come back as inputs (`imgpipe run .` with the default ./imgpipe-out).
+   */
+  outDir?: string;
 }
 
 /** Paths in the ledger use forward slashes whatever the platform, so keys agree across machines. */
@@ -48,16 +54,27 @@ function toKey(relative: string): string {
   return normal.startsWith('./') ? normal.slice(2) : normal;
 }
 
-function csvHeader(file: string): string[] {
-  const fd = openSync(file, 'r');
+/** The start of a manifest, read at once so that an unreadable one stops the run before any work. */
+function manifestStart(file: string, raw: string): string {
+  let fd: number | undefined;
   try {
+    fd = openSync(file, 'r');
     const buffer = Buffer.alloc(64 * 1024);
     const length = readSync(fd, buffer, 0, buffer.length, 0);
-    const firstLine = buffer.subarray(0, length).toString('utf8').split(/\r?\n/, 1)[0] ?? '';
-    const rows = parseCsvSync(firstLine, { bom: true }) as string[][];
-    return (rows[0] ?? []).map((column) => column.trim());
+    return buffer.subarray(0, length).toString('utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read manifest ${raw}: ${(error as Error).message}`);
   } finally {
-    closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function csvHeader(start: string, raw: string): string[] {
+  const firstLine = start.split(/\r?\n/, 1)[0] ?? '';
+  try {
+    return (parseCsvSync(firstLine, CSV_OPTIONS) as string[][])[0] ?? [];
+  } catch (error) {
+    throw new UsageError(`manifest ${raw}:1: its header is not valid CSV (${(error as Error).message})`);
   }
 }
 
@@ -67,12 +84,15 @@ export function classifyInputs(inputs: readonly string[], cwd: string): InputSpe
   if (inputs.filter((input) => input === '-').length > 1) throw new UsageError('input - (stdin) given more than once');
   return inputs.map((raw): InputSpec => {
     if (raw === '-') return { kind: 'stdin', raw };
+    // path.resolve would make "" the current folder, and scan it.
+    parsePath('input', raw);
     const absolute = path.resolve(cwd, raw);
     let stats: Stats | undefined;
     try {
       stats = statSync(absolute);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') {
         throw new UsageError(`cannot read input ${raw}: ${(error as Error).message}`);
       }
     }
@@ -80,19 +100,31 @@ export function classifyInputs(inputs: readonly string[], cwd: string): InputSpe
     if (stats) {
       const format = MANIFEST_FORMATS[path.extname(absolute).toLowerCase()];
       if (!format) return { kind: 'file', raw, path: absolute };
-      if (format === 'csv' && !csvHeader(absolute).includes('path')) {
+      const start = manifestStart(absolute, raw);
+      if (format === 'csv' && !csvHeader(start, raw).includes('path')) {
         throw new UsageError(`manifest ${raw}: its first line must name a 'path' column (and optionally 'id')`);
       }
       return { kind: 'manifest', raw, path: absolute, format };
     }
     const pattern = raw.split(path.sep).join('/');
     const glob = picomatch.scan(pattern);
-    if (glob.isGlob) {
-      const matches = picomatch(glob.glob, { nocase: true });
-      return { kind: 'glob', raw, base: path.resolve(cwd, glob.base || '.'), match: (relative) => matches(relative) && IMAGE_NAME.test(relative) };
-    }
-    throw new UsageError(`input not found: ${raw}`);
+    if (!glob.isGlob) throw new UsageError(`input not found: ${raw}`);
+    const base = path.resolve(cwd, glob.base || '.');
+    // A typo in a glob's folder is a missing input, as in a plain path: not a run that finds nothing.
+    if (!isFolder(base, raw)) throw new UsageError(`input not found: ${raw} (no folder ${glob.base})`);
+    const matches = picomatch(glob.glob, { nocase: true });
+    return { kind: 'glob', raw, base, match: (relative) => matches(relative) && IMAGE_NAME.test(relative) };
   });
+}
+
+function isFolder(folder: string, raw: string): boolean {
+  try {
+    return statSync(folder).isDirectory();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw new UsageError(`cannot read input ${raw}: ${(error as Error).message}`);
+  }
 }
 
 function statProblem(error: NodeJS.ErrnoException): { code: ErrorCode; message: string } {
@@ -151,61 +183,70 @@ async function* statInOrder(entries: AsyncIterable<Entry>, followSymlinks: boole
   }
 }
 
+/**
+ * Lines without their endings (CRLF, LF), and nothing else removed: a path is the whole line, and
+ * a name may begin or end with spaces. Only a byte-order mark (Notepad) before the first line goes.
+ */
 async function* lines(stream: NodeJS.ReadableStream): AsyncGenerator<[string, number]> {
   let number = 0;
   for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
     number += 1;
-    yield [line, number];
+    yield [number === 1 && line.startsWith('\uFEFF') ? line.slice(1) : line, number];
   }
 }
 
-function manifestKey(written: string, id: unknown): string {
-  return id !== undefined && id !== null && String(id).trim() !== '' ? String(id).trim() : toKey(written);
+/** A line of only spaces is taken for an empty one (a name of only spaces is not worth the surprise). */
+function isBlank(line: string): boolean {
+  return line.trim() === '';
+}
+
+function manifestKey(written: string, id: string | number | undefined): string {
+  return id !== undefined && String(id).trim() !== '' ? String(id).trim() : toKey(written);
 }
 
 async function* manifestEntries(spec: Extract<InputSpec, { kind: 'manifest' }>, options: ScanOptions): AsyncGenerator<Entry> {
   const folder = path.dirname(spec.path);
-  const entry = (written: string, id?: unknown): Entry => ({ key: manifestKey(written, id), file: path.resolve(folder, written) });
+  const entry = (written: string, id?: string | number): Entry => ({ key: manifestKey(written, id), file: path.resolve(folder, written) });
   if (spec.format === 'csv') {
-    const parser = createReadStream(spec.path).pipe(
-      parseCsv({ columns: (header: string[]) => header.map((c) => c.trim()), bom: true, skip_empty_lines: true, relax_column_count: true }),
-    );
-    let line = 1;
-    for await (const record of parser as AsyncIterable<Record<string, string>>) {
-      line += 1;
-      const written = record.path?.trim();
-      if (!written) options.onProblem({ source: spec.raw, line, message: 'empty path' });
-      else yield entry(written, record.id);
+    const records = csvRecords(spec.path, (line, message) => options.onProblem({ source: spec.raw, line, message }));
+    for await (const { fields, line } of records) {
+      const written = fields.path ?? '';
+      if (isBlank(written)) options.onProblem({ source: spec.raw, line, message: 'empty path' });
+      else yield entry(written, fields.id);
     }
     return;
   }
   for await (const [text, line] of lines(createReadStream(spec.path))) {
-    const trimmed = text.trim();
-    if (trimmed === '' || (spec.format === 'txt' && trimmed.startsWith('#'))) continue;
+    if (isBlank(text)) continue;
     if (spec.format === 'txt') {
-      yield entry(trimmed);
+      if (!text.trimStart().startsWith('#')) yield entry(text);
       continue;
     }
     let record: unknown;
     try {
-      record = JSON.parse(trimmed);
+      record = JSON.parse(text);
     } catch {
       options.onProblem({ source: spec.raw, line, message: 'not valid JSON' });
       continue;
     }
     const fields = record as { path?: unknown; id?: unknown };
-    if (typeof fields?.path !== 'string' || fields.path.trim() === '') {
+    if (typeof fields?.path !== 'string' || isBlank(fields.path)) {
       options.onProblem({ source: spec.raw, line, message: 'expected {"path": "...", "id": "..."} with a non-empty path' });
       continue;
     }
-    yield entry(fields.path.trim(), fields.id);
+    // Anything else would become a key like "[object Object]", shared by every such line.
+    const id = fields.id ?? undefined;
+    if (id !== undefined && typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id))) {
+      options.onProblem({ source: spec.raw, line, message: `"id" must be a string or a number, not ${typeof id === 'number' ? id : JSON.stringify(id)}` });
+      continue;
+    }
+    yield entry(fields.path, id);
   }
 }
 
 async function* stdinEntries(options: ScanOptions): AsyncGenerator<Entry> {
   for await (const [text] of lines(options.stdin)) {
-    const trimmed = text.trim();
-    if (trimmed !== '') yield { key: toKey(trimmed), file: path.resolve(trimmed) };
+    if (!isBlank(text)) yield { key: toKey(text), file: path.resolve(text) };
   }
 }
 
@@ -217,6 +258,7 @@ async function* stdinEntries(options: ScanOptions): AsyncGenerator<Entry> {
 async function* folderRefs(base: string, include: (relative: string) => boolean, options: ScanOptions): AsyncGenerator<ImageRef> {
   const found = walk(base, {
     followSymlinks: options.followSymlinks,
+    skipFolder: options.outDir,
     include,
     onUnreadable: (folder, error) => options.onProblem({ source: folder, message: `folder skipped: ${error.code ?? error.message}` }),
   });

@@ -13,6 +13,11 @@ export interface WalkOptions {
   include: (relative: string) => boolean;
   /** A folder that cannot be read: reported, and the walk goes on. */
   onUnreadable: (folder: string, error: NodeJS.ErrnoException) => void;
+  /**
+   * A folder never entered below the root, however it is reached (`..`, another spelling, a link,
+   * a bind mount): told by its identity, not its path. It may not exist yet when the walk starts.
+   */
+  skipFolder?: string;
 }
 
 export interface WalkEntry {
@@ -23,16 +28,19 @@ export interface WalkEntry {
 /** Depth first; hidden files and folders (a leading dot) are skipped, as shells and fast-glob do. */
 export async function* walk(root: string, options: WalkOptions): AsyncGenerator<WalkEntry> {
   const visited = new Set<string>();
+  const skipped = options.skipFolder === undefined ? undefined : sameFolder(options.skipFolder);
   const folders: string[] = [''];
   while (folders.length > 0) {
     const relativeFolder = folders.pop()!;
     const folder = path.join(root, relativeFolder);
+    let id: string | undefined;
     if (options.followSymlinks) {
       // Followed links can loop back: each real folder is read once.
-      const id = await folderIdentity(folder);
+      id = await folderIdentity(folder);
       if (id === undefined || visited.has(id)) continue;
       visited.add(id);
     }
+    if (relativeFolder !== '' && (await skipped?.(folder, id))) continue;
     let dir: Dir;
     try {
       dir = await opendir(folder, { bufferSize: 128 });
@@ -64,6 +72,19 @@ export async function* walk(root: string, options: WalkOptions): AsyncGenerator<
     // Reversed so that the pop order follows the directory's own order.
     folders.push(...subfolders.reverse());
   }
+}
+
+/**
+ * Tells whether a folder is `target`. The target is looked up until it exists (a run creates its
+ * --out folder with its first artefact, maybe in the middle of the walk); until then no folder is
+ * it, and none is stat'ed to compare.
+ */
+function sameFolder(target: string): (folder: string, id: string | undefined) => Promise<boolean> {
+  let targetId: string | undefined;
+  return async (folder, id) => {
+    targetId ??= await folderIdentity(target);
+    return targetId !== undefined && (id ?? (await folderIdentity(folder))) === targetId;
+  };
 }
 
 async function folderIdentity(folder: string): Promise<string | undefined> {

@@ -3,6 +3,7 @@
  * tasks before the command line is parsed (so that their options are flags like any task's).
  */
 import { UsageError } from '../../errors.js';
+import { parsePath } from '../../validate.js';
 import { addTasks, allTasks } from '../registry.js';
 import { readModelCard, type ModelCard } from './card.js';
 import { cardTask } from './meta.js';
@@ -47,6 +48,8 @@ export async function registerModelCards(files: readonly string[]): Promise<void
   }
 }
 
+const CARD = 'a card file (JSON)';
+
 /**
  * The `--model-card` values in an argument list, read before commander parses it: they define
  * flags (`--<id>-<option>`) that commander must know about.
@@ -58,10 +61,10 @@ export function modelCardArguments(argv: readonly string[]): string[] {
     if (arg === '--') break;
     if (arg === '--model-card') {
       const value = argv[i + 1];
-      if (value === undefined || value.startsWith('-')) throw new UsageError('--model-card: expected a card file (JSON)');
-      files.push(value);
+      // A flag after it is the next option, not a card: `--model-card --tasks meta`.
+      files.push(parsePath('--model-card', value?.startsWith('-') ? undefined : value, CARD));
       i++;
-    } else if (arg.startsWith('--model-card=')) files.push(arg.slice('--model-card='.length));
+    } else if (arg.startsWith('--model-card=')) files.push(parsePath('--model-card', arg.slice('--model-card='.length), CARD));
   }
   return files;
 }

@@ -20,6 +20,9 @@ const labels: TaskMeta = {
     from: {
       type: 'string',
       default: '',
+      // Given, it must name a folder: "" (an unset shell variable) would silently mean no examples.
+      pattern: /\S/,
+      patternHint: 'a folder path',
       description: 'folder of examples, DIR/<label>/*.jpg|png|webp: an image gets the labels whose examples are nearest in the embedding space',
     },
     'min-similarity': {
