@@ -212,6 +212,7 @@ describe('imgpipe run', () => {
     expect(sha256File(photo)).toBe(original);
     // Nothing else written, not even a temporary file.
     expect(readdirSync(inputs)).toEqual(['dusk.jpg']);
+  });
 
   it('never scans its own --out folder, however it is written, nor its ledger; a file named explicitly is still taken', async () => {
     const work = scratch();
@@ -228,8 +229,13 @@ describe('imgpipe run', () => {
     expect(keysOf(path.join(photos, 'imgpipe.db'))).toEqual(['red-blue.png', 'red.png']);
     expect(readdirSync(path.join(photos, 'imgpipe-out', 'preprocess')).sort()).toEqual(['red-blue.png.jpg', 'red.png.jpg']);
 
-    expect(await scan(['imgpipe-out/preprocess/red.png.jpg'])).toBe(0);
+    // Named, it is taken: meta reads it; preprocess would write over it, and refuses (E_WRITE).
+    expect(await scan(['imgpipe-out/preprocess/red.png.jpg'])).toBe(1);
     expect(keysOf(path.join(photos, 'imgpipe.db'))).toEqual(['red-blue.png', 'red.png', 'red.png.jpg']);
+    expect(query(path.join(photos, 'imgpipe.db'), "SELECT j.task, j.state, j.error_code FROM jobs j JOIN images i ON i.id = j.image_id WHERE i.key = 'red.png.jpg' ORDER BY j.task")).toEqual([
+      { task: 'meta', state: 'done', error_code: null },
+      { task: 'preprocess', state: 'failed', error_code: 'E_WRITE' },
+    ]);
   });
 
   it('a malformed CSV record is warned with its line and skipped, and the rest of the manifest runs', async () => {

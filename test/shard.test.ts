@@ -103,7 +103,13 @@ describe('sharded runs', () => {
     const refused = await cli(['merge', target, shards[1]!, shards[0]!, tampered]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/merge refused: .*tampered\.db .* disagree about image .* task meta version 1 \(different results\); nothing was merged/);
-    expect(query<{ n: number }>(target, 'SELECT count(*) AS n FROM jobs')[0]!.n).toBe(0);
+    // The target was new: a refused merge leaves no file behind.
+    expect(existsSync(target)).toBe(false);
+    // An existing target is left as it was.
+    expect((await cli(['merge', target, shards[1]!])).code).toBe(0);
+    const before = query(target, 'SELECT count(*) AS n FROM jobs');
+    expect((await cli(['merge', target, shards[0]!, tampered])).code).toBe(2);
+    expect(query(target, 'SELECT count(*) AS n FROM jobs')).toEqual(before);
   });
 
   it('a run merged while unfinished is recorded once, and gets its end when merged again', async () => {
@@ -138,7 +144,8 @@ describe('sharded runs', () => {
     const text = path.join(work, 'notes.db');
     writeFileSync(text, 'not a ledger, and long enough to have what would be a SQLite header...........................');
     const notLedger = await cli(['merge', target, shard, text]);
-    expect([notLedger.code, notLedger.stderr]).toEqual([2, expect.stringMatching(/notes\.db is not an imgpipe ledger/)]);
+    // merge takes ledgers as arguments: its advice does not mention --db.
+    expect([notLedger.code, notLedger.stderr]).toEqual([2, expect.stringMatching(/notes\.db is not an imgpipe ledger .*; name another ledger file\n$/)]);
     expect(existsSync(path.join(work, 'sub'))).toBe(false);
 
     // The target under another name (a symlink, a hard link), and a source under two names.

@@ -1,5 +1,6 @@
 /** `imgpipe merge`: union shard ledgers into one. */
 import { Command } from 'commander';
+import { existsSync, rmSync } from 'node:fs';
 import { parsePath } from '../validate.js';
 import { examples } from './common.js';
 
@@ -25,8 +26,10 @@ export function mergeCommand(): Command {
       const { Ledger } = await import('../pipeline/ledger.js');
       const { mergeLedgers, openSources } = await import('../pipeline/merge.js');
       const sources = openSources(target, shards);
+      // A refused merge into a new target leaves no file behind, as it leaves an old one as it was.
+      const created = !existsSync(target);
       try {
-        const ledger = Ledger.openForWrite(target);
+        const ledger = Ledger.openForWrite(target, { argument: 'merge' });
         try {
           ledger.acquireLock();
           const report = mergeLedgers(ledger, sources);
@@ -38,6 +41,9 @@ export function mergeCommand(): Command {
         } finally {
           ledger.close();
         }
+      } catch (error) {
+        if (created) for (const suffix of ['', '-wal', '-shm']) rmSync(`${target}${suffix}`, { force: true });
+        throw error;
       } finally {
         for (const source of sources) source.close();
       }

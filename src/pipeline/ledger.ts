@@ -102,12 +102,22 @@ function now(): string {
   return new Date().toISOString();
 }
 
+/**
+ * How a command names its ledgers, for the advice in errors: `run`, `status` and the rest take
+ * `--db`; `merge` takes ledger files as arguments.
+ */
+export type LedgerArgument = '--db' | 'merge';
+
+function passAnother(argument: LedgerArgument): string {
+  return argument === '--db' ? 'pass another --db' : 'name another ledger file';
+}
+
 /** Maps SQLite's errors on opening to messages that say what to do. */
-function openError(file: string, error: unknown): UsageError {
+function openError(file: string, error: unknown, argument: LedgerArgument): UsageError {
   const err = error as { code?: string; message?: string };
   switch (err.code) {
     case 'SQLITE_NOTADB':
-      return new UsageError(`${file} is not an imgpipe ledger (not a SQLite database); pass another --db`);
+      return new UsageError(`${file} is not an imgpipe ledger (not a SQLite database); ${passAnother(argument)}`);
     case 'SQLITE_CORRUPT':
       return new UsageError(`ledger ${file} is corrupted (${err.message}); restore a copy or start a new ledger with --db`);
     case 'SQLITE_READONLY':
@@ -143,12 +153,12 @@ function writable(file: string): boolean {
   }
 }
 
-function checkIdentity(db: DB, file: string): number {
+function checkIdentity(db: DB, file: string, argument: LedgerArgument): number {
   const applicationId = db.pragma('application_id', { simple: true }) as number;
   const version = db.pragma('user_version', { simple: true }) as number;
   const tables = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
   if (applicationId !== APPLICATION_ID && tables > 0) {
-    throw new UsageError(`${file} is a SQLite database but not an imgpipe ledger; pass another --db`);
+    throw new UsageError(`${file} is a SQLite database but not an imgpipe ledger; ${passAnother(argument)}`);
   }
   if (version > SCHEMA_VERSION) {
     throw new UsageError(
@@ -213,7 +223,8 @@ export class Ledger {
   ) {}
 
   /** Opens (creating if needed) for `run` and `merge`; `pageCacheKb` replaces SQLite's page cache size. */
-  static openForWrite(file: string, options: { pageCacheKb?: number } = {}): Ledger {
+  static openForWrite(file: string, options: { pageCacheKb?: number; argument?: LedgerArgument } = {}): Ledger {
+    const argument = options.argument ?? '--db';
     const dir = path.dirname(path.resolve(file));
     if (!existsSync(dir)) {
       try {
@@ -227,7 +238,7 @@ export class Ledger {
       db = new Database(file);
       // First, so that a second imgpipe starting at the same moment waits instead of failing.
       db.pragma('busy_timeout = 5000');
-      const version = checkIdentity(db, file);
+      const version = checkIdentity(db, file, argument);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       if (options.pageCacheKb !== undefined) db.pragma(`cache_size = -${options.pageCacheKb}`);
@@ -244,20 +255,20 @@ export class Ledger {
       return new Ledger(db, file, { path: path.resolve(file), identity: fileIdentity(file) });
     } catch (error) {
       db?.close();
-      throw error instanceof UsageError ? error : openError(file, error);
+      throw error instanceof UsageError ? error : openError(file, error, argument);
     }
   }
 
   /** Opens an existing ledger without writing it, for `status` and `export`. */
-  static openForRead(file: string): Ledger {
+  static openForRead(file: string, argument: LedgerArgument = '--db'): Ledger {
     if (!existsSync(file)) {
-      throw new UsageError(`no ledger at ${file} (run imgpipe run first, or pass --db FILE)`);
+      throw new UsageError(`no ledger at ${file} (${argument === '--db' ? 'run imgpipe run first, or pass --db FILE' : 'check the path'})`);
     }
     let db: DB | undefined;
     try {
       db = new Database(file, { readonly: true, fileMustExist: true });
       db.pragma('busy_timeout = 5000');
-      const version = checkIdentity(db, file);
+      const version = checkIdentity(db, file, argument);
       if (version < SCHEMA_VERSION) {
         throw new UsageError(`ledger ${file} has schema version ${version}; run imgpipe run on it once to upgrade it`);
       }
@@ -265,7 +276,7 @@ export class Ledger {
       return new Ledger(db, file);
     } catch (error) {
       db?.close();
-      throw error instanceof UsageError ? error : openError(file, error);
+      throw error instanceof UsageError ? error : openError(file, error, argument);
     }
   }
 
@@ -317,7 +328,7 @@ export class Ledger {
         })
         .immediate();
     } catch (error) {
-      throw error instanceof UsageError ? error : openError(this.file, error);
+      throw error instanceof UsageError ? error : openError(this.file, error, '--db');
     }
     this.lockHeld = true;
     this.lastHeartbeat = Date.now();

@@ -84,7 +84,7 @@ export function openSources(targetFile: string, sourceFiles: readonly string[]):
   const sources: Ledger[] = [];
   try {
     for (const file of sourceFiles) {
-      sources.push(Ledger.openForRead(file));
+      sources.push(Ledger.openForRead(file, 'merge'));
       const id = fileIdentity(file);
       if (id === undefined) continue;
       if (id === target) throw new UsageError(`merge: ${file} is the target ${targetFile} itself (the same file); a ledger cannot be merged into itself`);
