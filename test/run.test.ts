@@ -1,5 +1,5 @@
 /** imgpipe run end to end on the committed fixtures: results, failures, exit codes, resumability. */
-import { cpSync, existsSync, readdirSync, statSync, utimesSync, writeFileSync, symlinkSync, mkdirSync, unlinkSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync, symlinkSync, mkdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, collect, FIXTURES, query, scratch, sha256File, startCli, summaryOf, events, taskResults } from './helpers.js';
@@ -80,6 +80,22 @@ describe('imgpipe run', () => {
     expect(forced.jobs).toMatchObject({ done: 1, failed: 3, alreadyDone: 0, alreadyFailed: 0 });
     const runs = query<{ n: number }>(db, 'SELECT count(*) AS n FROM runs')[0]!.n;
     expect(runs).toBe(4);
+  });
+
+  it('redoes a done job whose artefacts are gone from --out (deleted, or another --out), and only those', async () => {
+    const work = scratch();
+    const db = path.join(work, 'ledger.db');
+    const run = (out: string) => cli(['run', path.join(FIXTURES, 'colours'), '--tasks', 'preprocess,meta', '--db', db, '--out', path.join(work, out), '--json']);
+    expect((await run('out')).code).toBe(0);
+    rmSync(path.join(work, 'out', 'preprocess', 'red.png.jpg'));
+    const again = await run('out');
+    expect(summaryOf(again.stdout).tasks).toMatchObject({ preprocess: { done: 1, alreadyDone: 1 }, meta: { done: 0, alreadyDone: 2 } });
+    expect(again.stdout).toMatch(/done jobs whose artefacts are not under --out .* are redone; the first: preprocess\/red\.png\.jpg/);
+    expect(existsSync(path.join(work, 'out', 'preprocess', 'red.png.jpg'))).toBe(true);
+    // Another --out gets its own copies; then there is nothing to do there.
+    expect(summaryOf((await run('elsewhere')).stdout).tasks.preprocess).toMatchObject({ done: 2, alreadyDone: 0 });
+    expect(readdirSync(path.join(work, 'elsewhere', 'preprocess')).sort()).toEqual(['red-blue.png.jpg', 'red.png.jpg']);
+    expect(summaryOf((await run('elsewhere')).stdout).tasks.preprocess).toMatchObject({ done: 0, alreadyDone: 2 });
   });
 
   it('redoes a job when the file changes or the options change, and keeps it when only the mtime changes', async () => {

@@ -33,6 +33,8 @@ export interface JobRow {
   inputSize: number | null;
   inputMtimeMs: number | null;
   inputSha256: string | null;
+  /** JSON list of the artefacts a done job wrote, relative to --out; null when none. */
+  artifacts: string | null;
 }
 
 export interface ImageLookup {
@@ -385,7 +387,7 @@ export class Ledger {
     const changed = this.stmt('UPDATE images SET path = ?, size = ?, mtime_ms = ?, sha256 = NULL, seen_run = ? WHERE id = ?');
     const jobs = this.stmt(
       `SELECT task, state, attempts, task_version AS taskVersion, options_hash AS optionsHash, input_size AS inputSize,
-              input_mtime_ms AS inputMtimeMs, input_sha256 AS inputSha256
+              input_mtime_ms AS inputMtimeMs, input_sha256 AS inputSha256, artifacts
        FROM jobs WHERE image_id = ?`,
     );
     return this.db.transaction(() =>

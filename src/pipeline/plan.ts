@@ -36,10 +36,25 @@ export function isCurrent(job: JobRow, task: TaskRun, image: ImageRow): boolean 
   return job.taskVersion === task.meta.version && job.optionsHash === task.optionsHash && sameInput(job, image);
 }
 
-export function decide(task: TaskRun, job: JobRow | undefined, image: ImageRow, flags: { force: boolean; retryFailed: boolean }): Decision {
+/** The artefacts a done job wrote (paths relative to --out). */
+export function artefactsOf(job: JobRow): string[] {
+  return job.artifacts ? (JSON.parse(job.artifacts) as string[]) : [];
+}
+
+/**
+ * `artefactsPresent` says whether a done job's artefacts are all under this run's --out: a done
+ * job whose files were deleted, moved, or written to another --out is redone, as make redoes a
+ * target whose file is gone.
+ */
+export function decide(
+  task: TaskRun,
+  job: JobRow | undefined,
+  image: ImageRow,
+  flags: { force: boolean; retryFailed: boolean; artefactsPresent: (job: JobRow) => boolean },
+): Decision {
   if (!job || flags.force) return 'run';
   const current = isCurrent(job, task, image);
-  if (job.state === 'done' && current) return 'done';
+  if (job.state === 'done' && current) return flags.artefactsPresent(job) ? 'done' : 'run';
   if (job.state === 'failed' && current && !flags.retryFailed) return 'failed';
   return 'run';
 }

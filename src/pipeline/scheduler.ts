@@ -5,12 +5,13 @@
  * while too many images are in flight, and an image is forgotten once its jobs are settled.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
+import path from 'node:path';
 import type { ErrorCode } from '../errors.js';
 import { RETRIABLE_CODES } from '../errors.js';
 import type { TaskName } from '../tasks/contract.js';
-import type { ImageLookup, JobWrite, Ledger } from './ledger.js';
-import { decide, keepsAttempts, worthHashing, type TaskRun } from './plan.js';
+import type { ImageLookup, JobRow, JobWrite, Ledger } from './ledger.js';
+import { artefactsOf, decide, keepsAttempts, worthHashing, type TaskRun } from './plan.js';
 import { TaskPool } from './pools.js';
 import { inShard } from './shard.js';
 import type { ImageRef, Shard } from './types.js';
@@ -141,6 +142,7 @@ export class Scheduler {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private stopping = false;
   private rotation = 0;
+  private toldMissingArtefacts = false;
   private wake: (() => void) | undefined;
 
   constructor(
@@ -257,7 +259,7 @@ export class Scheduler {
       return;
     }
     this.images.inShard += 1;
-    const flags = { force: this.config.force, retryFailed: this.config.retryFailed };
+    const flags = { force: this.config.force, retryFailed: this.config.retryFailed, artefactsPresent: this.artefactsPresent };
     if (lookup.changed && this.config.tasks.some((task) => worthHashing(task, lookup.jobs.get(task.meta.name), image))) {
       const sha256 = await hashFile(ref.path);
       if (sha256) {
@@ -329,6 +331,17 @@ export class Scheduler {
     }
     for (const task of this.config.tasks) this.enqueueIfReady(plan, task.meta.name);
   }
+
+  /** Whether a done job's artefacts are all under this run's --out; the first that is not is told once. */
+  private readonly artefactsPresent = (job: JobRow): boolean => {
+    const missing = artefactsOf(job).find((artefact) => !existsSync(path.join(this.config.outDir, ...artefact.split('/'))));
+    if (missing === undefined) return true;
+    if (!this.toldMissingArtefacts) {
+      this.toldMissingArtefacts = true;
+      this.observer.warning(`done jobs whose artefacts are not under --out ${this.config.outDir} (deleted, moved, or written to another --out) are redone; the first: ${missing}`);
+    }
+    return false;
+  };
 
   // ---- dispatching --------------------------------------------------------------------------------
 
