@@ -95,6 +95,8 @@ export interface JobWrite {
 export const RUN_PAGE_CACHE_KB = 2_000;
 
 const LOCK_STALE_MS = 30_000;
+/** How long a writer waits for another's write lock (SQLite's busy_timeout), and for a busy open. */
+const BUSY_TIMEOUT_MS = 5_000;
 const HEARTBEAT_MS = 5_000;
 const FLUSH_SIZE = 1_000;
 /** The most a kill -9 can lose of finished work: results wait at most this long for a write. */
@@ -156,9 +158,13 @@ function writable(file: string): boolean {
 }
 
 function checkIdentity(db: DB, file: string, argument: LedgerArgument): number {
-  const applicationId = db.pragma('application_id', { simple: true }) as number;
-  const version = db.pragma('user_version', { simple: true }) as number;
-  const tables = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
+  // One read transaction, so all three come from one state of the file: read apart, a process
+  // creating the ledger at the same moment could commit its tables between them.
+  const { applicationId, version, tables } = db.transaction(() => ({
+    applicationId: db.pragma('application_id', { simple: true }) as number,
+    version: db.pragma('user_version', { simple: true }) as number,
+    tables: (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n,
+  }))();
   if (applicationId !== APPLICATION_ID && tables > 0) {
     throw new UsageError(`${file} is a SQLite database but not an imgpipe ledger; ${passAnother(argument)}`);
   }
@@ -235,19 +241,36 @@ export class Ledger {
         throw new UsageError(`cannot create the ledger's folder ${dir}: ${(error as Error).message}`);
       }
     }
+    // Two processes opening a new ledger at the same moment can get SQLITE_BUSY from the journal
+    // mode switch without SQLite's busy handler waiting (seen in about 1 start in 20): open again.
+    const deadline = Date.now() + BUSY_TIMEOUT_MS;
+    for (;;) {
+      try {
+        return Ledger.tryOpenForWrite(file, options.pageCacheKb, argument);
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) {
+          throw error instanceof UsageError ? error : openError(file, error, argument);
+        }
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20 + Math.random() * 80);
+      }
+    }
+  }
+
+  private static tryOpenForWrite(file: string, pageCacheKb: number | undefined, argument: LedgerArgument): Ledger {
     let db: DB | undefined;
     try {
       db = new Database(file);
       // First, so that a second imgpipe starting at the same moment waits instead of failing.
-      db.pragma('busy_timeout = 5000');
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       const version = checkIdentity(db, file, argument);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
-      if (options.pageCacheKb !== undefined) db.pragma(`cache_size = -${options.pageCacheKb}`);
+      if (pageCacheKb !== undefined) db.pragma(`cache_size = -${pageCacheKb}`);
       if (version < SCHEMA_VERSION) {
         db.transaction(() => {
           // Read again under the write lock: a process starting at the same moment may have migrated it.
           const current = db!.pragma('user_version', { simple: true }) as number;
+          if (current >= SCHEMA_VERSION) return;
           for (const sql of MIGRATIONS.slice(current)) db!.exec(sql);
           db!.pragma(`application_id = ${APPLICATION_ID}`);
           db!.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -257,7 +280,7 @@ export class Ledger {
       return new Ledger(db, file, { path: path.resolve(file), identity: fileIdentity(file) });
     } catch (error) {
       db?.close();
-      throw error instanceof UsageError ? error : openError(file, error, argument);
+      throw error;
     }
   }
 
@@ -390,6 +413,9 @@ export class Ledger {
               input_mtime_ms AS inputMtimeMs, input_sha256 AS inputSha256, artifacts
        FROM jobs WHERE image_id = ?`,
     );
+    // IMMEDIATE, here and in flush: a transaction that reads and then writes gets SQLITE_BUSY at
+    // once, without the busy timeout, when another connection wrote in between (a second imgpipe
+    // opening the ledger at the same moment); taking the write lock first makes it wait instead.
     return this.db.transaction(() =>
       refs.map((ref): ImageLookup => {
         const row = select.get(ref.key) as ImageRow | undefined;
@@ -412,7 +438,7 @@ export class Ledger {
         for (const job of jobs.all(row.id) as JobRow[]) jobRows.set(job.task, job);
         return { ref, image, changed: isChanged, repeat: false, jobs: jobRows };
       }),
-    )();
+    ).immediate();
   }
 
   setImageSha(imageId: number, sha256: string): void {
@@ -506,7 +532,7 @@ export class Ledger {
         this.stmt('UPDATE lock SET heartbeat_at = ? WHERE id = 1 AND pid = ?').run(now(), process.pid);
         this.lastHeartbeat = Date.now();
       }
-    })();
+    }).immediate();
   }
 
   private heartbeatDue(): boolean {
