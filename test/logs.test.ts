@@ -1,5 +1,5 @@
 /** `--log-format json`: structured logs of real runs, on stderr or in --log-file, beside `--json` on stdout. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, events, FIXTURES, query, scratch, summaryOf } from './helpers.js';
@@ -84,5 +84,20 @@ describe('--log-format json', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toBe('');
     expect(readFileSync(log, 'utf8')).toMatch(/^imgpipe: failed: meta .*E_DECODE/m);
+  });
+
+  it.skipIf(!existsSync('/dev/full'))('a log file that stops taking writes (a full disk) is said once, and the log goes on on stderr; the run is unharmed', async () => {
+    const work = scratch();
+    const db = path.join(work, 'ledger.db');
+    for (const format of ['json', 'text']) {
+      const result = await cli(['run', ...INPUTS, '--tasks', 'meta', '--db', db, '--log-format', format, '--log-file', '/dev/full', '--force']);
+      expect(result.code, result.stderr).toBe(1);
+      const [warning, ...rest] = result.stderr.split('\n').filter(Boolean);
+      expect(warning).toMatch(/^imgpipe: warning: cannot write the log file \/dev\/full \(ENOSPC.*\); logging to stderr from now on$/);
+      // JSON: the log's lines join the plain ones that stderr keeps for people.
+      if (format === 'json') expect(parseLines(`${rest.filter((line) => line.startsWith('{')).join('\n')}\n`).filter((r) => r.event === 'job_failed')).toHaveLength(3);
+      else expect(rest.join('\n')).toMatch(/^imgpipe: failed: meta .*E_DECODE/m);
+    }
+    expect(query(db, "SELECT count(*) AS n FROM jobs WHERE state = 'done'")).toEqual([{ n: 3 }]);
   });
 });

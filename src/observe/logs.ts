@@ -41,10 +41,22 @@ export interface LogSink {
 export function openLogSink(file: string | undefined): LogSink {
   if (!file) return { stream: process.stderr, close: () => undefined };
   const fd = openSync(file, 'a');
+  let failed = false;
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      writeSync(fd, chunk);
-      callback();
+      if (!failed) {
+        try {
+          writeSync(fd, chunk);
+          callback();
+          return;
+        } catch (error) {
+          // A full disk or a lost mount must not stop the run (its results go to the ledger), nor
+          // lose the log in silence: say so once, and go on logging to stderr.
+          failed = true;
+          process.stderr.write(`imgpipe: warning: cannot write the log file ${file} (${(error as Error).message}); logging to stderr from now on\n`);
+        }
+      }
+      process.stderr.write(chunk, () => callback());
     },
   });
   return { stream, close: () => closeSync(fd) };
