@@ -153,6 +153,9 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
     for (const [option, spec] of Object.entries(meta.options)) {
       const key = camelCase(`${meta.name}-${option}`);
       const raw = pick(key);
+      if (raw === undefined && spec.type === 'string' && spec.required) {
+        throw invalid(`--${meta.name}-${option} (required by task '${meta.name}')`, `${spec.patternHint ?? 'a string'} (${spec.description})`, raw);
+      }
       options[option] = raw === undefined ? spec.default : parseOption(where(key, `--${meta.name}-${option}`), spec, raw);
     }
     const problem = meta.validate?.(options);

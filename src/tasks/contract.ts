@@ -12,7 +12,15 @@ export type OptionSpec =
   | { type: 'number'; default: number; min?: number; max?: number; description: string }
   | { type: 'enum'; values: readonly string[]; default: string; description: string }
   | { type: 'boolean'; default: boolean; description: string }
-  | { type: 'string'; default: string; pattern?: RegExp; patternHint?: string; description: string };
+  | {
+      type: 'string';
+      default: string;
+      pattern?: RegExp;
+      patternHint?: string;
+      /** The task cannot run without it (a folder to read): not giving it is a usage error, and help says "(required)". */
+      required?: boolean;
+      description: string;
+    };
 
 export type OptionValue = number | string | boolean;
 export type TaskOptions = Readonly<Record<string, OptionValue>>;
