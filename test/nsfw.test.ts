@@ -65,8 +65,12 @@ describe('model catalogue', () => {
   it('a missing model stops the run before any work, naming the package to install', async () => {
     const { checkModels } = await import('../src/tasks/registry.js');
     const task = { name: 'ghost', version: 1, description: '', needs: [], concurrency: 1, threadsPerJob: 1, timeoutSeconds: 1, options: {}, worker: new URL('file:///none'), models: ['nsfwjs-mobilenet-v2'] } as const;
-    expect(() => checkModels([task])).not.toThrow();
-    expect(() => checkModels([{ ...task, models: ['no-such-model'] }])).toThrow(/needs model 'no-such-model', which is not in models\/catalog.json/);
+    expect(() => checkModels([{ meta: task, options: {} }])).not.toThrow();
+    expect(() => checkModels([{ meta: { ...task, models: ['no-such-model'] }, options: {} }])).toThrow(/needs model 'no-such-model', which is not in models\/catalog.json/);
+    // Models chosen by options: only what these options choose is checked.
+    const choosing = { ...task, models: (options: Record<string, unknown>) => (options.model === 'ghost' ? ['no-such-model'] : ['nsfwjs-mobilenet-v2']) };
+    expect(() => checkModels([{ meta: choosing, options: { model: 'real' } }])).not.toThrow();
+    expect(() => checkModels([{ meta: choosing, options: { model: 'ghost' } }])).toThrow(/needs model 'no-such-model'/);
     const { modelStatus } = await import('../src/runtime/models.js');
     const altered = modelStatus({ id: 'x', tasks: [], description: '', package: 'nsfwjs', version: '4.4.0', format: 'tfjs-layers', licence: 'MIT', upstream: '', input: '', files: [{ path: 'dist/models/mobilenet_v2/model.min.js', bytes: 1, sha256: '' }] });
     expect(altered).toMatchObject({ installed: true, problems: ['dist/models/mobilenet_v2/model.min.js has 106679 bytes, expected 1'] });

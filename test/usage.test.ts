@@ -250,6 +250,11 @@ describe('help and introspection', () => {
     expect(tasks.find((t) => t.name === 'preprocess')).toMatchObject({ concurrency: 2 * threads, concurrencyRule: 'two per thread' });
     expect(tasks.find((t) => t.name === 'faces')).toMatchObject({ concurrency: threads, concurrencyRule: 'one per thread' });
     expect(text.stdout).toContain(`default concurrency ${Math.min(4, threads)} (one per thread, at most 4); timeout 300 s`);
+    // A required option says so, from its spec (text and JSON); an optional one with no default says "none".
+    expect(text.stdout).toMatch(/^  --logos-from <string>  the brand gallery: .*aliases\.txt \(required\)$/m);
+    expect(text.stdout).toMatch(/^  --labels-from <string>  folder of examples.*embedding space \(default: none\)$/m);
+    const flags = tasks.flatMap((t) => t.options as { flag: string; required?: boolean }[]);
+    expect(flags.filter((o) => o.required).map((o) => o.flag)).toEqual(['--logos-from']);
   });
 
   it('export writes CSV with quoting and JSON lines with results', async () => {

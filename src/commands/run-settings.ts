@@ -123,7 +123,6 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
   const requested = pick('tasks') !== undefined ? parseList(where('tasks', '--tasks'), pick('tasks')) : DEFAULT_TASKS;
   if (requested.length === 0) throw new UsageError('--tasks: name at least one task (see imgpipe tasks)');
   const metas = resolveTasks(requested);
-  checkModels(metas);
   const names = new Set(metas.map((task) => task.name));
   const failOn = pick('failOn') !== undefined ? parseList(where('failOn', '--fail-on'), pick('failOn')) : [];
   for (const name of failOn) {
@@ -154,6 +153,9 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
     for (const [option, spec] of Object.entries(meta.options)) {
       const key = camelCase(`${meta.name}-${option}`);
       const raw = pick(key);
+      if (raw === undefined && spec.type === 'string' && spec.required) {
+        throw invalid(`--${meta.name}-${option} (required by task '${meta.name}')`, `${spec.patternHint ?? 'a string'} (${spec.description})`, raw);
+      }
       options[option] = raw === undefined ? spec.default : parseOption(where(key, `--${meta.name}-${option}`), spec, raw);
     }
     const problem = meta.validate?.(options);
@@ -178,6 +180,8 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
       throw new UsageError(`${where(key, `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)} is an option of task '${task.name}', which is not part of this run`);
     }
   }
+  // After the options: they choose some models (a detector, languages), and only those load.
+  checkModels(tasks);
 
   const metricsFile = pick('metricsFile') !== undefined ? parseWritableFile(where('metricsFile', '--metrics-file'), pick('metricsFile')) : undefined;
   const pushgateway = pick('pushgateway') !== undefined ? parseHttpUrl(where('pushgateway', '--pushgateway'), pick('pushgateway')) : undefined;

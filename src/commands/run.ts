@@ -67,7 +67,7 @@ export function runCommand(): Command {
     for (const [name, spec] of Object.entries(task.options)) {
       const choices = spec.type === 'enum' ? ` (${spec.values.join('|')})` : '';
       // An empty default means "none" (a folder to give): printing "(default: )" says nothing.
-      const fallback = spec.default === '' ? '' : ` (default: ${String(spec.default)})`;
+      const fallback = spec.type === 'string' && spec.required ? ' (required)' : spec.default === '' ? '' : ` (default: ${String(spec.default)})`;
       const option = new Option(`${taskOptionFlag(task, name)} <value>`, `${task.name}: ${spec.description}${choices}${fallback}`);
       command.addOption(option);
     }

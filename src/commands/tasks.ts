@@ -38,6 +38,7 @@ export function tasksCommand(): Command {
           flag: taskOptionFlag(task, name),
           type: spec.type,
           ...(spec.type === 'enum' ? { values: spec.values } : {}),
+          ...(spec.type === 'string' && spec.required ? { required: true } : {}),
           default: spec.default,
           description: spec.description,
         })),
@@ -50,7 +51,8 @@ export function tasksCommand(): Command {
         const head = `${task.name} (version ${task.version}) - ${task.description}`;
         const uses = task.uses.length ? `; uses ${task.uses.join(', ')} when the run includes it` : '';
         const facts = `  needs: ${task.needs.length ? task.needs.join(', ') : 'nothing'}${uses}; default concurrency ${task.concurrency} (${task.concurrencyRule}); timeout ${task.timeoutSeconds} s`;
-        const options = task.options.map((o) => `  ${o.flag} <${o.type === 'enum' ? o.values!.join('|') : o.type}>  ${o.description}${o.default === '' ? (o.description.endsWith('(required)') ? '' : ' (default: none)') : ` (default: ${String(o.default)})`}`);
+        const fallback = (o: (typeof task.options)[number]): string => ('required' in o ? ' (required)' : o.default === '' ? ' (default: none)' : ` (default: ${String(o.default)})`);
+        const options = task.options.map((o) => `  ${o.flag} <${o.type === 'enum' ? o.values!.join('|') : o.type}>  ${o.description}${fallback(o)}`);
         return [head, facts, ...options].join('\n');
       });
       process.stdout.write(`${blocks.join('\n\n')}\n`);

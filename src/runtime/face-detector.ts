@@ -10,8 +10,9 @@ import { nonMaxSuppression } from './boxes.js';
 import { modelFile } from './models.js';
 import { letterbox, toSource, type RawImage } from './image.js';
 import { loadGraphModelFiles, loadTfjs } from './tfjs.js';
+import { FACE_MODELS, type FaceModel } from './face-models.js';
 
-export type FaceModel = 'accurate' | 'fast';
+export type { FaceModel };
 
 export interface DetectedFace {
   /** Upright pixel coordinates of the image the detector was given. */
@@ -28,8 +29,6 @@ export type Detector = (image: RawImage, minScore: number) => Promise<DetectedFa
  * decoding larger only costs time. Measured: 22 of 22 faces either way, the fast model 1.8x quicker.
  */
 export const MODEL_SIDE: Record<FaceModel, number> = { accurate: 512, fast: 256 };
-
-const MODEL_IDS: Record<FaceModel, string> = { accurate: 'face-api-ssd-mobilenetv1', fast: 'human-blazeface-back' };
 
 const require = createRequire(import.meta.url);
 
@@ -57,7 +56,7 @@ export function createDetector(model: FaceModel): Promise<Detector> {
 async function createSsd(): Promise<Detector> {
   const api = await loadFaceApi();
   const net = api.nets.ssdMobilenetv1;
-  if (!net.isLoaded) await net.loadFromDisk(path.dirname(modelFile(MODEL_IDS.accurate, 'model/ssd_mobilenetv1_model.bin')));
+  if (!net.isLoaded) await net.loadFromDisk(path.dirname(modelFile(FACE_MODELS.accurate, 'model/ssd_mobilenetv1_model.bin')));
   const tf = api.tf as unknown as { tensor3d(data: Uint8Array, shape: [number, number, number], dtype: 'int32'): { dispose(): void } };
 
   return async (image, minScore) => {
@@ -101,7 +100,7 @@ function blazeAnchors(): [number, number][] {
 
 async function createBlazeFace(): Promise<Detector> {
   const tf = await loadTfjs();
-  const net = await loadGraphModelFiles(modelFile(MODEL_IDS.fast, 'models/blazeface.json'));
+  const net = await loadGraphModelFiles(modelFile(FACE_MODELS.fast, 'models/blazeface.json'));
   const anchors = blazeAnchors();
 
   return async (image, minScore) => {

@@ -12,7 +12,15 @@ export type OptionSpec =
   | { type: 'number'; default: number; min?: number; max?: number; description: string }
   | { type: 'enum'; values: readonly string[]; default: string; description: string }
   | { type: 'boolean'; default: boolean; description: string }
-  | { type: 'string'; default: string; pattern?: RegExp; patternHint?: string; description: string };
+  | {
+      type: 'string';
+      default: string;
+      pattern?: RegExp;
+      patternHint?: string;
+      /** The task cannot run without it (a folder to read): not giving it is a usage error, and help says "(required)". */
+      required?: boolean;
+      description: string;
+    };
 
 export type OptionValue = number | string | boolean;
 export type TaskOptions = Readonly<Record<string, OptionValue>>;
@@ -52,8 +60,13 @@ export interface TaskMeta {
    */
   readonly heapMb?: number;
   readonly options: Readonly<Record<string, OptionSpec>>;
-  /** Ids in models/catalog.json: checked at start-up, so a missing model stops the run before any work. */
-  readonly models?: readonly string[];
+  /**
+   * Ids in models/catalog.json that the task loads: checked at start-up (present, sha256), so a
+   * missing or damaged model stops the run before any work. A function of the task's resolved
+   * options when they choose what loads (a detector, languages): the check then covers exactly
+   * what this run will load, and a damaged model that no option of the run picks stops nothing.
+   */
+  readonly models?: readonly string[] | ((options: TaskOptions) => readonly string[]);
   /**
    * The task's results carry `flagged: boolean` (an image a moderation gate should stop), so that
    * `--fail-on <task>` can make the run exit 3.

@@ -3,7 +3,7 @@
  * folder and one line here. Tasks from model cards (`--model-card`) join at start-up.
  */
 import { UsageError } from '../errors.js';
-import type { TaskMeta, TaskName } from './contract.js';
+import type { TaskMeta, TaskName, TaskOptions } from './contract.js';
 import { checkModel, findModel, installHint, repairHint } from '../runtime/models.js';
 import preprocess from './preprocess/meta.js';
 import meta from './meta/meta.js';
@@ -85,18 +85,27 @@ export function resolveTasks(names: readonly TaskName[]): TaskMeta[] {
   return ordered;
 }
 
+/** The catalogue ids a task loads with these resolved options (its `models`, or what they choose). */
+export function modelsFor(task: TaskMeta, options: TaskOptions): readonly string[] {
+  return typeof task.models === 'function' ? task.models(options) : (task.models ?? []);
+}
+
 /**
- * Every model the tasks need is in the catalogue and installed with its catalogued files, each
- * file's sha256 included: checked before any work, with the command that fixes it.
+ * Every model the run's tasks will load, with the options they run with, is in the catalogue
+ * and installed with its catalogued files, each file's sha256 included: checked before any work,
+ * with the command that fixes it. Models that no task of the run loads with its options are not
+ * checked (`imgpipe models verify` checks them all).
  */
-export function checkModels(tasks: readonly TaskMeta[]): void {
-  for (const task of tasks) {
-    for (const id of task.models ?? []) {
+export function checkModels(runs: readonly { meta: TaskMeta; options: TaskOptions }[]): void {
+  for (const { meta: task, options } of runs) {
+    for (const id of modelsFor(task, options)) {
       const model = findModel(id);
       if (!model) throw new UsageError(`task '${task.name}' needs model '${id}', which is not in models/catalog.json`);
       const status = checkModel(model);
       if (!status.installed) {
-        throw new UsageError(`task '${task.name}' needs model ${id}: ${status.reason}; install it with: ${installHint(model)}`);
+        // An optional model's note says why a default install lacks it (its licence, its weight).
+        const note = model.optional ? ` (optional: ${model.optional})` : '';
+        throw new UsageError(`task '${task.name}' needs model ${id}: ${status.reason}${note}; install it with: ${installHint(model)}`);
       }
       if (status.problems.length > 0) {
         throw new UsageError(`task '${task.name}' needs model ${id}, which is damaged (${status.problems.join('; ')}); reinstall it with: ${repairHint(model, status.folder)}`);

@@ -1,5 +1,4 @@
 import type { TaskMeta, TaskOptions } from '../contract.js';
-import { checkModel, findModel, installHint, repairHint } from '../../runtime/models.js';
 
 /** The catalogue model behind each --background-model choice. */
 export const BACKGROUND_MODELS = { isnet: 'imgly-isnet-small', selfie: 'human-selfie' } as const;
@@ -20,6 +19,8 @@ const background: TaskMeta = {
   concurrency: 4,
   threadsPerJob: 1,
   timeoutSeconds: 300,
+  // Only the model --background-model picks loads, and each is optional: the other may be absent.
+  models: (options) => [BACKGROUND_MODELS[options.model as BackgroundModel]],
   options: {
     model: { type: 'enum', values: Object.keys(BACKGROUND_MODELS), default: 'isnet', description: 'isnet: any salient subject (IS-Net, AGPL-3.0 package); selfie: people only, coarse, fast (MIT)' },
     output: {
@@ -35,11 +36,6 @@ const background: TaskMeta = {
     if (options.format === 'jpeg' && !String(options.output).startsWith('color:')) {
       return `--background-format jpeg needs --background-output color:#RRGGBB (JPEG has no transparency; got ${String(options.output)})`;
     }
-    const model = findModel(BACKGROUND_MODELS[options.model as BackgroundModel])!;
-    // Chosen by an option, so checked here rather than from a `models` list: only the one to load.
-    const status = checkModel(model);
-    if (!status.installed) return `--background-model ${String(options.model)} needs ${model.package}, which is not installed (${model.licence}); install it with: ${installHint(model)}`;
-    if (status.problems.length > 0) return `--background-model ${String(options.model)}: model ${model.id} is damaged (${status.problems.join('; ')}); reinstall it with: ${repairHint(model, status.folder)}`;
     return undefined;
   },
   worker: new URL('./worker.js', import.meta.url),

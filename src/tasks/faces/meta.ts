@@ -1,4 +1,5 @@
 import type { TaskMeta } from '../contract.js';
+import { FACE_MODELS, type FaceModel } from '../../runtime/face-models.js';
 
 const faces: TaskMeta = {
   name: 'faces',
@@ -12,11 +13,12 @@ const faces: TaskMeta = {
   concurrency: 'threads',
   threadsPerJob: 1,
   timeoutSeconds: 120,
-  models: ['face-api-ssd-mobilenetv1', 'human-blazeface-back'],
+  // Only the detector --faces-model picks loads: a damaged other one must not stop the run.
+  models: (options) => [FACE_MODELS[options.model as FaceModel]],
   options: {
     model: {
       type: 'enum',
-      values: ['accurate', 'fast'],
+      values: Object.keys(FACE_MODELS),
       default: 'accurate',
       description: 'accurate: SSD MobileNetV1 (best recall); fast: BlazeFace (much quicker, with 6 landmarks; misses large close-up faces)',
     },

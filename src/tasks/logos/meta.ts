@@ -12,14 +12,12 @@ const logos: TaskMeta = {
   threadsPerJob: 1,
   timeoutSeconds: 120,
   options: {
-    from: { type: 'string', default: '', pattern: /\S/, patternHint: 'a folder path', description: 'the brand gallery: DIR/<brand>/*.png|jpg|webp, optional DIR/<brand>/aliases.txt (required)' },
+    from: { type: 'string', default: '', required: true, pattern: /\S/, patternHint: 'a folder path', description: 'the brand gallery: DIR/<brand>/*.png|jpg|webp, optional DIR/<brand>/aliases.txt' },
     'min-score': { type: 'number', default: 0.25, min: 0, max: 1, description: 'lowest score of a reported logo (visual: how well the photo shows the reference at the found place; text: name similarity x OCR confidence)' },
     'text-similarity': { type: 'number', default: 0.8, min: 0.5, max: 1, description: 'how close an OCR word must be to a brand name or alias (1 - edit distance / length)' },
   },
   validate(options) {
-    const dir = String(options.from);
-    if (dir === '') return '--logos-from: give the brand gallery, a folder DIR/<brand>/*.png|jpg|webp';
-    const brands = listBrands(dir);
+    const brands = listBrands(String(options.from));
     return typeof brands === 'string' ? brands : undefined;
   },
   fingerprint(options) {

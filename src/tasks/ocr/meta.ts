@@ -1,9 +1,13 @@
-import type { TaskMeta } from '../contract.js';
-import { packageFolder } from '../../runtime/models.js';
+import type { TaskMeta, TaskOptions } from '../contract.js';
+import { modelCatalog, packageFolder } from '../../runtime/models.js';
 
 /** Each language's data comes from its own npm package: @tesseract.js-data/<lang>. */
 export function languagePackage(lang: string): string {
   return `@tesseract.js-data/${lang}`;
+}
+
+function languages(options: TaskOptions): string[] {
+  return String(options.lang).split('+');
 }
 
 const ocr: TaskMeta = {
@@ -18,6 +22,15 @@ const ocr: TaskMeta = {
   concurrency: 'threads',
   threadsPerJob: 1,
   timeoutSeconds: 300,
+  // The language data of --ocr-lang that the catalogue lists (those imgpipe ships: eng), hashed at
+  // start-up like any model. Other languages are the user's install: no catalogued hash to check
+  // them against, so `validate` checks only that their package is there.
+  models: (options) => {
+    const wanted = new Set(languages(options).map(languagePackage));
+    return modelCatalog()
+      .filter((model) => model.format === 'traineddata' && wanted.has(model.package))
+      .map((model) => model.id);
+  },
   options: {
     lang: {
       type: 'string',
@@ -50,9 +63,7 @@ const ocr: TaskMeta = {
     text: { type: 'boolean', default: false, description: 'also write the text to OUT/ocr/<key>.txt' },
   },
   validate(options) {
-    const missing = String(options.lang)
-      .split('+')
-      .filter((lang) => 'reason' in packageFolder(languagePackage(lang)));
+    const missing = languages(options).filter((lang) => 'reason' in packageFolder(languagePackage(lang)));
     return missing.length === 0
       ? undefined
       : `--ocr-lang: no language data for ${missing.join(', ')}; install it with: npm install ${missing.map(languagePackage).join(' ')}`;
