@@ -4,7 +4,7 @@
  * Rotated pages: when little text reads confidently upright, the page is also read at 90, 180
  * and 270 degrees and the reading with the most confident text wins.
  */
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from '../../runtime/sharp.js';
@@ -52,17 +52,26 @@ export interface OcrResult {
 const GOOD_ENOUGH = { confidence: 80, words: 3 };
 const DATA_FOLDER = '4.0.0_best_int';
 
-/** tesseract.js reads every language from one folder: for several packages, a folder of links. */
-function languageFolder(langs: string[]): string {
+/**
+ * tesseract.js reads every language from one folder: for several packages, a temporary folder of
+ * links, which `remove` deletes once the worker has loaded the data (it keeps it in memory).
+ */
+function languageFolder(langs: string[]): { folder: string; remove(): void } {
   const folders = langs.map((lang) => {
     const found = packageFolder(languagePackage(lang));
     if ('reason' in found) throw new TaskError('E_TASK', found.reason);
     return path.join(found.folder, DATA_FOLDER);
   });
-  if (folders.length === 1) return folders[0]!;
+  if (folders.length === 1) return { folder: folders[0]!, remove() {} };
   const links = mkdtempSync(path.join(tmpdir(), 'imgpipe-tessdata-'));
-  langs.forEach((lang, i) => symlinkSync(path.join(folders[i]!, `${lang}.traineddata.gz`), path.join(links, `${lang}.traineddata.gz`)));
-  return links;
+  const remove = () => rmSync(links, { recursive: true, force: true });
+  try {
+    langs.forEach((lang, i) => symlinkSync(path.join(folders[i]!, `${lang}.traineddata.gz`), path.join(links, `${lang}.traineddata.gz`)));
+  } catch (error) {
+    remove();
+    throw error;
+  }
+  return { folder: links, remove };
 }
 
 function toBox(bbox: { x0: number; y0: number; x1: number; y1: number }, angle: number, width: number, height: number): Box {
@@ -121,7 +130,8 @@ export async function createHandler(): Promise<Handler> {
     if (!worker) {
       worker = (async () => {
         const langs = options.lang.split('+');
-        const created = await createWorker(langs, OEM.LSTM_ONLY, { langPath: languageFolder(langs), cacheMethod: 'none', gzip: true });
+        const data = languageFolder(langs);
+        const created = await createWorker(langs, OEM.LSTM_ONLY, { langPath: data.folder, cacheMethod: 'none', gzip: true }).finally(() => data.remove());
         await created.setParameters({ tessedit_pageseg_mode: String(options.psm) as never, user_defined_dpi: String(options.dpi) });
         return created;
       })();
