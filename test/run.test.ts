@@ -318,30 +318,41 @@ describe('imgpipe run', () => {
     expect(keysOf(db)).toEqual(['7']);
   });
 
-  it('a run that stops on an error ends its run row as failed and releases the lock', async () => {
+  it('a manifest that cannot be read after the start-up check stops the run: one line, exit 2, finished jobs kept, run failed, lock released', async () => {
     const work = scratch();
-    const manifest = path.join(work, 'list.txt');
-    writeFileSync(manifest, `${path.join(FIXTURES, 'colours', 'red.png')}\n`);
-    const db = path.join(work, 'l.db');
-    const child = startCli(['run', '-', manifest, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'], { keepStdinOpen: true });
-    const finished = collect(child);
-    // Once the run is recorded, the manifest goes: reading it, after stdin, fails.
-    const deadline = Date.now() + 30_000;
-    let runs = 0;
-    while (runs === 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      try {
-        runs = query<{ n: number }>(db, 'SELECT count(*) AS n FROM runs')[0]!.n;
-      } catch {
-        runs = 0;
+    cpSync(path.join(FIXTURES, 'colours'), work, { recursive: true });
+    // Deleted between the check and the read (ENOENT), or a folder in its place (EISDIR, at the first read).
+    const cases = [
+      { name: 'list.txt', text: 'red.png\n', spoil: (file: string) => unlinkSync(file), reason: 'ENOENT: no such file or directory' },
+      { name: 'list.jsonl', text: '{"path": "red.png"}\n', spoil: (file: string) => (unlinkSync(file), mkdirSync(file)), reason: 'EISDIR: illegal operation on a directory' },
+      { name: 'list.csv', text: 'path\nred.png\n', spoil: (file: string) => (unlinkSync(file), mkdirSync(file)), reason: 'EISDIR: illegal operation on a directory' },
+    ];
+    for (const { name, text, spoil, reason } of cases) {
+      const manifest = path.join(work, name);
+      writeFileSync(manifest, text);
+      const db = path.join(work, `${name}.db`);
+      // stdin comes first: its image is done before the manifest is opened, which is only once stdin ends.
+      const child = startCli(['run', '-', name, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'], { cwd: work, keepStdinOpen: true });
+      const finished = collect(child);
+      child.stdin!.write('red-blue.png\n');
+      const deadline = Date.now() + 30_000;
+      let done = 0;
+      while (done === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        try {
+          done = query<{ n: number }>(db, "SELECT count(*) AS n FROM jobs WHERE state = 'done'")[0]!.n;
+        } catch {
+          done = 0;
+        }
       }
+      spoil(manifest);
+      child.stdin!.end();
+      const result = await finished;
+      expect([result.code, result.stderr]).toEqual([2, expect.stringMatching(new RegExp(`^imgpipe: error: cannot read manifest ${name.replace('.', '\\.')}: ${reason}[^\n]*\n$`))]);
+      expect(query(db, 'SELECT i.key, j.task, j.state FROM jobs j JOIN images i ON i.id = j.image_id')).toEqual([{ key: 'red-blue.png', task: 'meta', state: 'done' }]);
+      expect(query(db, 'SELECT status, ended_at IS NOT NULL AS ended FROM runs')).toEqual([{ status: 'failed', ended: 1 }]);
+      expect(query(db, 'SELECT * FROM lock')).toEqual([]);
+      expect((await cli(['status', '--db', db])).stdout).toMatch(/last run: #1 failed, started \S+, [\d.]+ s/);
     }
-    unlinkSync(manifest);
-    child.stdin!.end();
-    const result = await finished;
-    expect([result.code, result.stderr]).toEqual([1, expect.stringMatching(/ENOENT/)]);
-    expect(query(db, 'SELECT status, ended_at IS NOT NULL AS ended FROM runs')).toEqual([{ status: 'failed', ended: 1 }]);
-    expect(query(db, 'SELECT * FROM lock')).toEqual([]);
-    expect((await cli(['status', '--db', db])).stdout).toMatch(/last run: #1 failed, started \S+, [\d.]+ s/);
   });
 });

@@ -63,7 +63,7 @@ function manifestStart(file: string, raw: string): string {
     const length = readSync(fd, buffer, 0, buffer.length, 0);
     return buffer.subarray(0, length).toString('utf8');
   } catch (error) {
-    throw new UsageError(`cannot read manifest ${raw}: ${(error as Error).message}`);
+    throw unreadableManifest(raw, error);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
@@ -76,6 +76,11 @@ function csvHeader(start: string, raw: string): string[] {
   } catch (error) {
     throw new UsageError(`manifest ${raw}:1: its header is not valid CSV (${(error as Error).message})`);
   }
+}
+
+/** The same usage error whether the manifest fails at the start-up check or later, while it is read. */
+function unreadableManifest(raw: string, error: unknown): UsageError {
+  return new UsageError(`cannot read manifest ${raw}: ${(error as Error)?.message ?? String(error)}`);
 }
 
 /** Checks every input before any work, so that a typo exits 2 instead of half a run. */
@@ -164,7 +169,15 @@ interface Entry {
 async function* statInOrder(entries: AsyncIterable<Entry>, followSymlinks: boolean): AsyncGenerator<ImageRef> {
   const iterator = entries[Symbol.asyncIterator]();
   const pending: Promise<ImageRef>[] = [];
-  let next = iterator.next();
+  // The entries may fail (a manifest that cannot be read) while stats are being yielded, before
+  // `next` is awaited: marked handled at once, it still rejects where it is awaited, rather than
+  // as an unhandled rejection that ends the process as an internal error.
+  const ask = (): Promise<IteratorResult<Entry>> => {
+    const promise = iterator.next();
+    promise.catch(() => undefined);
+    return promise;
+  };
+  let next = ask();
   let ended = false;
   while (!ended || pending.length > 0) {
     if (ended || pending.length >= STAT_AHEAD) {
@@ -178,7 +191,7 @@ async function* statInOrder(entries: AsyncIterable<Entry>, followSymlinks: boole
       ended = true;
     } else {
       pending.push(refFromEntry(first.value.key, first.value.file, followSymlinks));
-      next = iterator.next();
+      next = ask();
     }
   }
 }
@@ -209,14 +222,14 @@ async function* manifestEntries(spec: Extract<InputSpec, { kind: 'manifest' }>, 
   const entry = (written: string, id?: string | number): Entry => ({ key: manifestKey(written, id), file: path.resolve(folder, written) });
   if (spec.format === 'csv') {
     const records = csvRecords(spec.path, (line, message) => options.onProblem({ source: spec.raw, line, message }));
-    for await (const { fields, line } of records) {
+    for await (const { fields, line } of readingManifest(spec.raw, records)) {
       const written = fields.path ?? '';
       if (isBlank(written)) options.onProblem({ source: spec.raw, line, message: 'empty path' });
       else yield entry(written, fields.id);
     }
     return;
   }
-  for await (const [text, line] of lines(createReadStream(spec.path))) {
+  for await (const [text, line] of readingManifest(spec.raw, lines(createReadStream(spec.path)))) {
     if (isBlank(text)) continue;
     if (spec.format === 'txt') {
       if (!text.trimStart().startsWith('#')) yield entry(text);
@@ -241,6 +254,30 @@ async function* manifestEntries(spec: Extract<InputSpec, { kind: 'manifest' }>, 
       continue;
     }
     yield entry(fields.path, id);
+  }
+}
+
+/**
+ * A manifest checked at start-up can still fail as it is read: deleted or replaced in between, or
+ * an I/O error half-way. That stops the run with the start-up check's usage error (exit 2, one
+ * line naming the manifest and the reason): the rest of the list is unknown, so carrying on would
+ * end a run as complete that left part of it out. Only errors of the reading are converted.
+ */
+async function* readingManifest<T>(raw: string, source: AsyncIterable<T>): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      let item: IteratorResult<T>;
+      try {
+        item = await iterator.next();
+      } catch (error) {
+        throw unreadableManifest(raw, error);
+      }
+      if (item.done) return;
+      yield item.value;
+    }
+  } finally {
+    await iterator.return?.();
   }
 }
 
