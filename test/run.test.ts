@@ -355,4 +355,42 @@ describe('imgpipe run', () => {
       expect((await cli(['status', '--db', db])).stdout).toMatch(/last run: #1 failed, started \S+, [\d.]+ s/);
     }
   });
+
+  it('refuses a folder or glob input that is --out or inside it, however spelt, before any work (exit 2)', async () => {
+    const work = scratch();
+    const photos = path.join(work, 'photos');
+    cpSync(path.join(FIXTURES, 'colours'), photos, { recursive: true });
+    expect((await cli(['run', '.', '--tasks', 'preprocess', '--quiet'], { cwd: photos })).code).toBe(0);
+    const out = path.join(photos, 'imgpipe-out');
+    expect(readdirSync(out)).toEqual(['preprocess']);
+    symlinkSync(out, path.join(work, 'link-out'));
+    const refused = async (args: string[]): Promise<string> => {
+      const db = path.join(work, 'refused.db');
+      const result = await cli(['run', ...args, '--tasks', 'preprocess', '--db', db, '--quiet'], { cwd: photos });
+      expect(result.code, result.stderr).toBe(2);
+      // Before any work: no ledger, nothing written under --out.
+      expect(existsSync(db)).toBe(false);
+      return result.stderr;
+    };
+    const advice = ': the run would take its own artefacts for images; choose another --out\n';
+    expect(await refused(['imgpipe-out'])).toBe(`imgpipe: error: input imgpipe-out is the --out folder ./imgpipe-out${advice}`);
+    expect(await refused(['imgpipe-out/preprocess'])).toBe(`imgpipe: error: input imgpipe-out/preprocess is a folder inside the --out folder ./imgpipe-out${advice}`);
+    expect(await refused(['imgpipe-out/preprocess/../../imgpipe-out/'])).toMatch(/is the --out folder \.\/imgpipe-out:/);
+    expect(await refused(['imgpipe-out/**/*.jpg'])).toBe(`imgpipe: error: input imgpipe-out/**/*.jpg searches the --out folder ./imgpipe-out${advice}`);
+    expect(await refused([`${out}/preprocess/*.jpg`])).toMatch(/searches a folder inside the --out folder \.\/imgpipe-out:/);
+    // Through a link, as input or as --out.
+    expect(await refused(['../link-out'])).toBe(`imgpipe: error: input ../link-out is the --out folder ./imgpipe-out${advice}`);
+    expect(await refused(['../link-out/preprocess'])).toMatch(/^imgpipe: error: input \.\.\/link-out\/preprocess is a folder inside the --out folder \.\/imgpipe-out:/);
+    expect(await refused(['imgpipe-out/preprocess', '--out', '../link-out'])).toMatch(/^imgpipe: error: input imgpipe-out\/preprocess is a folder inside the --out folder \.\.\/link-out:/);
+    // A link inside the inputs that leads into --out, named as the input.
+    symlinkSync(path.join(out, 'preprocess'), path.join(photos, 'shortcut'));
+    expect(await refused(['shortcut'])).toMatch(/input shortcut is a folder inside the --out folder/);
+    expect(readdirSync(out)).toEqual(['preprocess']);
+    expect(readdirSync(path.join(out, 'preprocess')).sort()).toEqual(['red-blue.png.jpg', 'red.png.jpg']);
+
+    // The same folders under another --out are inputs like any other.
+    const elsewhere = await cli(['run', 'imgpipe-out/preprocess', '--tasks', 'meta', '--db', path.join(work, 'other.db'), '--out', path.join(work, 'other-out'), '--quiet'], { cwd: photos });
+    expect(elsewhere.code, elsewhere.stderr).toBe(0);
+    expect(keysOf(path.join(work, 'other.db'))).toEqual(['red-blue.png.jpg', 'red.png.jpg']);
+  });
 });

@@ -5,7 +5,7 @@
  */
 import picomatch from 'picomatch';
 import { parse as parseCsvSync } from 'csv-parse/sync';
-import { createReadStream, openSync, readSync, closeSync, statSync, type Stats } from 'node:fs';
+import { createReadStream, openSync, readSync, closeSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -83,10 +83,17 @@ function unreadableManifest(raw: string, error: unknown): UsageError {
   return new UsageError(`cannot read manifest ${raw}: ${(error as Error)?.message ?? String(error)}`);
 }
 
-/** Checks every input before any work, so that a typo exits 2 instead of half a run. */
-export function classifyInputs(inputs: readonly string[], cwd: string): InputSpec[] {
+/**
+ * Checks every input before any work, so that a typo exits 2 instead of half a run. `out` is the
+ * run's --out as written: a folder input that is it or lies inside it is refused.
+ */
+export function classifyInputs(inputs: readonly string[], cwd: string, out?: string): InputSpec[] {
   if (inputs.length === 0) throw new UsageError('no inputs: give directories, files, globs, manifests or - (see imgpipe run --help)');
   if (inputs.filter((input) => input === '-').length > 1) throw new UsageError('input - (stdin) given more than once');
+  const outId = out === undefined ? undefined : folderIdentity(path.resolve(cwd, out));
+  const refuseOut = (raw: string, folder: string, verb: 'is' | 'searches'): void => {
+    if (outId !== undefined) refuseFolderInOut(raw, folder, verb, out!, outId);
+  };
   return inputs.map((raw): InputSpec => {
     if (raw === '-') return { kind: 'stdin', raw };
     // path.resolve would make "" the current folder, and scan it.
@@ -101,7 +108,10 @@ export function classifyInputs(inputs: readonly string[], cwd: string): InputSpe
         throw new UsageError(`cannot read input ${raw}: ${(error as Error).message}`);
       }
     }
-    if (stats?.isDirectory()) return { kind: 'directory', raw, path: absolute };
+    if (stats?.isDirectory()) {
+      refuseOut(raw, absolute, 'is');
+      return { kind: 'directory', raw, path: absolute };
+    }
     if (stats) {
       const format = MANIFEST_FORMATS[path.extname(absolute).toLowerCase()];
       if (!format) return { kind: 'file', raw, path: absolute };
@@ -117,9 +127,47 @@ export function classifyInputs(inputs: readonly string[], cwd: string): InputSpe
     const base = path.resolve(cwd, glob.base || '.');
     // A typo in a glob's folder is a missing input, as in a plain path: not a run that finds nothing.
     if (!isFolder(base, raw)) throw new UsageError(`input not found: ${raw} (no folder ${glob.base})`);
+    refuseOut(raw, base, 'searches');
     const matches = picomatch(glob.glob, { nocase: true });
     return { kind: 'glob', raw, base, match: (relative) => matches(relative) && IMAGE_NAME.test(relative) };
   });
+}
+
+/**
+ * A folder input that is --out, or lies inside it, would read the run's own artefacts back as
+ * images, and a task that writes them would nest them one level deeper on every run
+ * (`OUT/preprocess/preprocess/...`). The walk skips --out below its root, but a root is scanned
+ * as given, so such an input is refused here. Told by identity (device and inode) along the
+ * folder's real path, as the walk does, so that `..`, links and bind mounts are caught. Applied
+ * whatever the tasks: the task contract does not say which write artefacts, and images that are
+ * this run's output are not its input either way. A single file named explicitly stays allowed,
+ * as in the walk.
+ */
+function refuseFolderInOut(raw: string, folder: string, verb: 'is' | 'searches', out: string, outId: string): void {
+  let current: string;
+  try {
+    current = realpathSync(folder);
+  } catch {
+    current = folder;
+  }
+  for (let depth = 0; ; depth += 1) {
+    if (folderIdentity(current) === outId) {
+      const where = depth === 0 ? `the --out folder ${out}` : `a folder inside the --out folder ${out}`;
+      throw new UsageError(`input ${raw} ${verb} ${where}: the run would take its own artefacts for images; choose another --out`);
+    }
+    const parent = path.dirname(current);
+    if (parent === current) return;
+    current = parent;
+  }
+}
+
+function folderIdentity(folder: string): string | undefined {
+  try {
+    const stats = statSync(folder);
+    return `${stats.dev}:${stats.ino}`;
+  } catch {
+    return undefined;
+  }
 }
 
 function isFolder(folder: string, raw: string): boolean {
