@@ -356,7 +356,7 @@ describe('imgpipe run', () => {
     }
   });
 
-  it('refuses a folder or glob input that is --out or inside it, however spelt, before any work (exit 2)', async () => {
+  it('refuses a folder or glob input that is --out or inside one of the run\'s artefact folders, however spelt, before any work (exit 2)', async () => {
     const work = scratch();
     const photos = path.join(work, 'photos');
     cpSync(path.join(FIXTURES, 'colours'), photos, { recursive: true });
@@ -374,17 +374,21 @@ describe('imgpipe run', () => {
     };
     const advice = ': the run would take its own artefacts for images; choose another --out\n';
     expect(await refused(['imgpipe-out'])).toBe(`imgpipe: error: input imgpipe-out is the --out folder ./imgpipe-out${advice}`);
-    expect(await refused(['imgpipe-out/preprocess'])).toBe(`imgpipe: error: input imgpipe-out/preprocess is a folder inside the --out folder ./imgpipe-out${advice}`);
+    const inPreprocess = ", where this run writes preprocess's artefacts: the run would take them for images; choose another --out\n";
+    expect(await refused(['imgpipe-out/preprocess'])).toBe(`imgpipe: error: input imgpipe-out/preprocess is imgpipe-out/preprocess${inPreprocess}`);
     expect(await refused(['imgpipe-out/preprocess/../../imgpipe-out/'])).toMatch(/is the --out folder \.\/imgpipe-out:/);
     expect(await refused(['imgpipe-out/**/*.jpg'])).toBe(`imgpipe: error: input imgpipe-out/**/*.jpg searches the --out folder ./imgpipe-out${advice}`);
-    expect(await refused([`${out}/preprocess/*.jpg`])).toMatch(/searches a folder inside the --out folder \.\/imgpipe-out:/);
+    expect(await refused([`${out}/preprocess/*.jpg`])).toMatch(/searches imgpipe-out\/preprocess, where this run writes preprocess's artefacts:/);
     // Through a link, as input or as --out.
     expect(await refused(['../link-out'])).toBe(`imgpipe: error: input ../link-out is the --out folder ./imgpipe-out${advice}`);
-    expect(await refused(['../link-out/preprocess'])).toMatch(/^imgpipe: error: input \.\.\/link-out\/preprocess is a folder inside the --out folder \.\/imgpipe-out:/);
-    expect(await refused(['imgpipe-out/preprocess', '--out', '../link-out'])).toMatch(/^imgpipe: error: input imgpipe-out\/preprocess is a folder inside the --out folder \.\.\/link-out:/);
+    expect(await refused(['../link-out/preprocess'])).toBe(`imgpipe: error: input ../link-out/preprocess is imgpipe-out/preprocess${inPreprocess}`);
+    expect(await refused(['imgpipe-out/preprocess', '--out', '../link-out'])).toBe(`imgpipe: error: input imgpipe-out/preprocess is ../link-out/preprocess${inPreprocess}`);
     // A link inside the inputs that leads into --out, named as the input.
     symlinkSync(path.join(out, 'preprocess'), path.join(photos, 'shortcut'));
-    expect(await refused(['shortcut'])).toMatch(/input shortcut is a folder inside the --out folder/);
+    expect(await refused(['shortcut'])).toBe(`imgpipe: error: input shortcut is imgpipe-out/preprocess${inPreprocess}`);
+    mkdirSync(path.join(out, 'preprocess', 'deeper'));
+    expect(await refused(['imgpipe-out/preprocess/deeper'])).toBe(`imgpipe: error: input imgpipe-out/preprocess/deeper is a folder inside imgpipe-out/preprocess${inPreprocess}`);
+    rmSync(path.join(out, 'preprocess', 'deeper'), { recursive: true });
     expect(readdirSync(out)).toEqual(['preprocess']);
     expect(readdirSync(path.join(out, 'preprocess')).sort()).toEqual(['red-blue.png.jpg', 'red.png.jpg']);
 
@@ -392,5 +396,17 @@ describe('imgpipe run', () => {
     const elsewhere = await cli(['run', 'imgpipe-out/preprocess', '--tasks', 'meta', '--db', path.join(work, 'other.db'), '--out', path.join(work, 'other-out'), '--quiet'], { cwd: photos });
     expect(elsewhere.code, elsewhere.stderr).toBe(0);
     expect(keysOf(path.join(work, 'other.db'))).toEqual(['red-blue.png.jpg', 'red.png.jpg']);
+    // A folder inside --out that no task of the run writes to is an input like any other: its
+    // scan cannot reach OUT/<task> (`imgpipe run data/photos --out data`).
+    const inbox = path.join(out, 'inbox');
+    cpSync(path.join(FIXTURES, 'colours'), inbox, { recursive: true });
+    const inside = await cli(['run', 'imgpipe-out/inbox', '--tasks', 'preprocess', '--db', path.join(work, 'inbox.db'), '--quiet'], { cwd: photos });
+    expect(inside.code, inside.stderr).toBe(0);
+    expect(keysOf(path.join(work, 'inbox.db'))).toEqual(['red-blue.png', 'red.png']);
+    expect(readdirSync(path.join(out, 'preprocess')).sort()).toEqual(['red-blue.png.jpg', 'red.png.jpg']);
+    // And a run whose tasks write nowhere there may read another task's artefacts: meta reads preprocess's.
+    const metaOfArtefacts = await cli(['run', 'imgpipe-out/preprocess', '--tasks', 'meta', '--db', path.join(work, 'meta.db'), '--quiet'], { cwd: photos });
+    expect(metaOfArtefacts.code, metaOfArtefacts.stderr).toBe(0);
+    expect(keysOf(path.join(work, 'meta.db'))).toEqual(['red-blue.png.jpg', 'red.png.jpg']);
   });
 });

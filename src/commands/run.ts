@@ -99,7 +99,7 @@ export function runCommand(): Command {
 
 async function run(cliInputs: string[], flags: Record<string, unknown>): Promise<number> {
   const settings = resolveRunSettings(cliInputs, flags, process.env);
-  const specs = classifyInputs(settings.inputs, process.cwd(), settings.out);
+  const specs = classifyInputs(settings.inputs, process.cwd(), { path: settings.out, tasks: settings.tasks.map((task) => task.meta.name) });
   // Native libraries read these once, process-wide; our pools already split the cores.
   process.env.OMP_THREAD_LIMIT ??= '1';
 

@@ -83,14 +83,20 @@ function unreadableManifest(raw: string, error: unknown): UsageError {
   return new UsageError(`cannot read manifest ${raw}: ${(error as Error)?.message ?? String(error)}`);
 }
 
+/** The run's --out as written, and the folders its tasks write artefacts to there (OUT/<task>). */
+export interface OutFolder {
+  path: string;
+  tasks: readonly string[];
+}
+
 /**
- * Checks every input before any work, so that a typo exits 2 instead of half a run. `out` is the
- * run's --out as written: a folder input that is it or lies inside it is refused.
+ * Checks every input before any work, so that a typo exits 2 instead of half a run. A folder
+ * input that is --out, or lies inside one of the run's artefact folders, is refused.
  */
-export function classifyInputs(inputs: readonly string[], cwd: string, out?: string): InputSpec[] {
+export function classifyInputs(inputs: readonly string[], cwd: string, out?: OutFolder): InputSpec[] {
   if (inputs.length === 0) throw new UsageError('no inputs: give directories, files, globs, manifests or - (see imgpipe run --help)');
   if (inputs.filter((input) => input === '-').length > 1) throw new UsageError('input - (stdin) given more than once');
-  const outId = out === undefined ? undefined : folderIdentity(path.resolve(cwd, out));
+  const outId = out === undefined ? undefined : folderIdentity(path.resolve(cwd, out.path));
   const refuseOut = (raw: string, folder: string, verb: 'is' | 'searches'): void => {
     if (outId !== undefined) refuseFolderInOut(raw, folder, verb, out!, outId);
   };
@@ -134,29 +140,36 @@ export function classifyInputs(inputs: readonly string[], cwd: string, out?: str
 }
 
 /**
- * A folder input that is --out, or lies inside it, would read the run's own artefacts back as
- * images, and a task that writes them would nest them one level deeper on every run
- * (`OUT/preprocess/preprocess/...`). The walk skips --out below its root, but a root is scanned
- * as given, so such an input is refused here. Told by identity (device and inode) along the
- * folder's real path, as the walk does, so that `..`, links and bind mounts are caught. Applied
- * whatever the tasks: the task contract does not say which write artefacts, and images that are
- * this run's output are not its input either way. A single file named explicitly stays allowed,
- * as in the walk.
+ * A folder input that is --out, or lies inside one of the run's artefact folders (OUT/<task>),
+ * would read the run's own artefacts back as images, and a task that writes them would nest them
+ * one level deeper on every run (`OUT/preprocess/preprocess/...`). The walk skips --out below its
+ * root, but a root is scanned as given, so such an input is refused here. Another folder inside
+ * --out (`imgpipe run data/photos --out data`) is allowed: its scan cannot reach OUT/<task>.
+ * Told by identity (device and inode) along the folder's real path, as the walk does, so that
+ * `..`, links and bind mounts are caught. A single file named explicitly stays allowed, as in the
+ * walk.
  */
-function refuseFolderInOut(raw: string, folder: string, verb: 'is' | 'searches', out: string, outId: string): void {
+function refuseFolderInOut(raw: string, folder: string, verb: 'is' | 'searches', out: OutFolder, outId: string): void {
   let current: string;
   try {
     current = realpathSync(folder);
   } catch {
     current = folder;
   }
+  // The name of the folder directly under `current` on the way up: under --out, the task it holds.
+  let below: string | undefined;
   for (let depth = 0; ; depth += 1) {
     if (folderIdentity(current) === outId) {
-      const where = depth === 0 ? `the --out folder ${out}` : `a folder inside the --out folder ${out}`;
-      throw new UsageError(`input ${raw} ${verb} ${where}: the run would take its own artefacts for images; choose another --out`);
+      if (below === undefined) throw new UsageError(`input ${raw} ${verb} the --out folder ${out.path}: the run would take its own artefacts for images; choose another --out`);
+      if (out.tasks.includes(below)) {
+        const where = `${depth === 1 ? '' : 'a folder inside '}${path.join(out.path, below)}`;
+        throw new UsageError(`input ${raw} ${verb} ${where}, where this run writes ${below}'s artefacts: the run would take them for images; choose another --out`);
+      }
+      return;
     }
     const parent = path.dirname(current);
     if (parent === current) return;
+    below = path.basename(current);
     current = parent;
   }
 }
