@@ -30,7 +30,11 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 /** Codes worth another attempt: the same input may well succeed next time. */
 export const RETRIABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_TIMEOUT', 'E_WORKER_CRASH']);
 
-/** A problem with how imgpipe was invoked; reported before any work, exit code 2. */
+/**
+ * A problem with how imgpipe was invoked or with what it was given; exit code 2. Reported before
+ * any work, except for an input that fails only when it is read (a manifest deleted after the
+ * start-up check), which stops the run with the same message.
+ */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);

@@ -318,30 +318,95 @@ describe('imgpipe run', () => {
     expect(keysOf(db)).toEqual(['7']);
   });
 
-  it('a run that stops on an error ends its run row as failed and releases the lock', async () => {
+  it('a manifest that cannot be read after the start-up check stops the run: one line, exit 2, finished jobs kept, run failed, lock released', async () => {
     const work = scratch();
-    const manifest = path.join(work, 'list.txt');
-    writeFileSync(manifest, `${path.join(FIXTURES, 'colours', 'red.png')}\n`);
-    const db = path.join(work, 'l.db');
-    const child = startCli(['run', '-', manifest, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'], { keepStdinOpen: true });
-    const finished = collect(child);
-    // Once the run is recorded, the manifest goes: reading it, after stdin, fails.
-    const deadline = Date.now() + 30_000;
-    let runs = 0;
-    while (runs === 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      try {
-        runs = query<{ n: number }>(db, 'SELECT count(*) AS n FROM runs')[0]!.n;
-      } catch {
-        runs = 0;
+    cpSync(path.join(FIXTURES, 'colours'), work, { recursive: true });
+    // Deleted between the check and the read (ENOENT), or a folder in its place (EISDIR, at the first read).
+    const cases = [
+      { name: 'list.txt', text: 'red.png\n', spoil: (file: string) => unlinkSync(file), reason: 'ENOENT: no such file or directory' },
+      { name: 'list.jsonl', text: '{"path": "red.png"}\n', spoil: (file: string) => (unlinkSync(file), mkdirSync(file)), reason: 'EISDIR: illegal operation on a directory' },
+      { name: 'list.csv', text: 'path\nred.png\n', spoil: (file: string) => (unlinkSync(file), mkdirSync(file)), reason: 'EISDIR: illegal operation on a directory' },
+    ];
+    for (const { name, text, spoil, reason } of cases) {
+      const manifest = path.join(work, name);
+      writeFileSync(manifest, text);
+      const db = path.join(work, `${name}.db`);
+      // stdin comes first: its image is done before the manifest is opened, which is only once stdin ends.
+      const child = startCli(['run', '-', name, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'], { cwd: work, keepStdinOpen: true });
+      const finished = collect(child);
+      child.stdin!.write('red-blue.png\n');
+      const deadline = Date.now() + 30_000;
+      let done = 0;
+      while (done === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        try {
+          done = query<{ n: number }>(db, "SELECT count(*) AS n FROM jobs WHERE state = 'done'")[0]!.n;
+        } catch {
+          done = 0;
+        }
       }
+      spoil(manifest);
+      child.stdin!.end();
+      const result = await finished;
+      expect([result.code, result.stderr]).toEqual([2, expect.stringMatching(new RegExp(`^imgpipe: error: cannot read manifest ${name.replace('.', '\\.')}: ${reason}[^\n]*\n$`))]);
+      expect(query(db, 'SELECT i.key, j.task, j.state FROM jobs j JOIN images i ON i.id = j.image_id')).toEqual([{ key: 'red-blue.png', task: 'meta', state: 'done' }]);
+      expect(query(db, 'SELECT status, ended_at IS NOT NULL AS ended FROM runs')).toEqual([{ status: 'failed', ended: 1 }]);
+      expect(query(db, 'SELECT * FROM lock')).toEqual([]);
+      expect((await cli(['status', '--db', db])).stdout).toMatch(/last run: #1 failed, started \S+, [\d.]+ s/);
     }
-    unlinkSync(manifest);
-    child.stdin!.end();
-    const result = await finished;
-    expect([result.code, result.stderr]).toEqual([1, expect.stringMatching(/ENOENT/)]);
-    expect(query(db, 'SELECT status, ended_at IS NOT NULL AS ended FROM runs')).toEqual([{ status: 'failed', ended: 1 }]);
-    expect(query(db, 'SELECT * FROM lock')).toEqual([]);
-    expect((await cli(['status', '--db', db])).stdout).toMatch(/last run: #1 failed, started \S+, [\d.]+ s/);
+  });
+
+  it('refuses a folder or glob input that is --out or inside one of the run\'s artefact folders, however spelt, before any work (exit 2)', async () => {
+    const work = scratch();
+    const photos = path.join(work, 'photos');
+    cpSync(path.join(FIXTURES, 'colours'), photos, { recursive: true });
+    expect((await cli(['run', '.', '--tasks', 'preprocess', '--quiet'], { cwd: photos })).code).toBe(0);
+    const out = path.join(photos, 'imgpipe-out');
+    expect(readdirSync(out)).toEqual(['preprocess']);
+    symlinkSync(out, path.join(work, 'link-out'));
+    const refused = async (args: string[]): Promise<string> => {
+      const db = path.join(work, 'refused.db');
+      const result = await cli(['run', ...args, '--tasks', 'preprocess', '--db', db, '--quiet'], { cwd: photos });
+      expect(result.code, result.stderr).toBe(2);
+      // Before any work: no ledger, nothing written under --out.
+      expect(existsSync(db)).toBe(false);
+      return result.stderr;
+    };
+    const advice = ': the run would take its own artefacts for images; choose another --out\n';
+    expect(await refused(['imgpipe-out'])).toBe(`imgpipe: error: input imgpipe-out is the --out folder ./imgpipe-out${advice}`);
+    const inPreprocess = ", where this run writes preprocess's artefacts: the run would take them for images; choose another --out\n";
+    expect(await refused(['imgpipe-out/preprocess'])).toBe(`imgpipe: error: input imgpipe-out/preprocess is imgpipe-out/preprocess${inPreprocess}`);
+    expect(await refused(['imgpipe-out/preprocess/../../imgpipe-out/'])).toMatch(/is the --out folder \.\/imgpipe-out:/);
+    expect(await refused(['imgpipe-out/**/*.jpg'])).toBe(`imgpipe: error: input imgpipe-out/**/*.jpg searches the --out folder ./imgpipe-out${advice}`);
+    expect(await refused([`${out}/preprocess/*.jpg`])).toMatch(/searches imgpipe-out\/preprocess, where this run writes preprocess's artefacts:/);
+    // Through a link, as input or as --out.
+    expect(await refused(['../link-out'])).toBe(`imgpipe: error: input ../link-out is the --out folder ./imgpipe-out${advice}`);
+    expect(await refused(['../link-out/preprocess'])).toBe(`imgpipe: error: input ../link-out/preprocess is imgpipe-out/preprocess${inPreprocess}`);
+    expect(await refused(['imgpipe-out/preprocess', '--out', '../link-out'])).toBe(`imgpipe: error: input imgpipe-out/preprocess is ../link-out/preprocess${inPreprocess}`);
+    // A link inside the inputs that leads into --out, named as the input.
+    symlinkSync(path.join(out, 'preprocess'), path.join(photos, 'shortcut'));
+    expect(await refused(['shortcut'])).toBe(`imgpipe: error: input shortcut is imgpipe-out/preprocess${inPreprocess}`);
+    mkdirSync(path.join(out, 'preprocess', 'deeper'));
+    expect(await refused(['imgpipe-out/preprocess/deeper'])).toBe(`imgpipe: error: input imgpipe-out/preprocess/deeper is a folder inside imgpipe-out/preprocess${inPreprocess}`);
+    rmSync(path.join(out, 'preprocess', 'deeper'), { recursive: true });
+    expect(readdirSync(out)).toEqual(['preprocess']);
+    expect(readdirSync(path.join(out, 'preprocess')).sort()).toEqual(['red-blue.png.jpg', 'red.png.jpg']);
+
+    // The same folders under another --out are inputs like any other.
+    const elsewhere = await cli(['run', 'imgpipe-out/preprocess', '--tasks', 'meta', '--db', path.join(work, 'other.db'), '--out', path.join(work, 'other-out'), '--quiet'], { cwd: photos });
+    expect(elsewhere.code, elsewhere.stderr).toBe(0);
+    expect(keysOf(path.join(work, 'other.db'))).toEqual(['red-blue.png.jpg', 'red.png.jpg']);
+    // A folder inside --out that no task of the run writes to is an input like any other: its
+    // scan cannot reach OUT/<task> (`imgpipe run data/photos --out data`).
+    const inbox = path.join(out, 'inbox');
+    cpSync(path.join(FIXTURES, 'colours'), inbox, { recursive: true });
+    const inside = await cli(['run', 'imgpipe-out/inbox', '--tasks', 'preprocess', '--db', path.join(work, 'inbox.db'), '--quiet'], { cwd: photos });
+    expect(inside.code, inside.stderr).toBe(0);
+    expect(keysOf(path.join(work, 'inbox.db'))).toEqual(['red-blue.png', 'red.png']);
+    expect(readdirSync(path.join(out, 'preprocess')).sort()).toEqual(['red-blue.png.jpg', 'red.png.jpg']);
+    // And a run whose tasks write nowhere there may read another task's artefacts: meta reads preprocess's.
+    const metaOfArtefacts = await cli(['run', 'imgpipe-out/preprocess', '--tasks', 'meta', '--db', path.join(work, 'meta.db'), '--quiet'], { cwd: photos });
+    expect(metaOfArtefacts.code, metaOfArtefacts.stderr).toBe(0);
+    expect(keysOf(path.join(work, 'meta.db'))).toEqual(['red-blue.png.jpg', 'red.png.jpg']);
   });
 });

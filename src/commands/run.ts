@@ -41,7 +41,7 @@ export function runCommand(): Command {
     .argument('[inputs...]', 'directories, files, globs, manifests, or - for stdin')
     .option('-t, --tasks <list>', `comma-separated tasks (default: ${DEFAULT_TASKS.join(',')}; see imgpipe tasks)`)
     .option('--db <file>', `the ledger (default: ${DEFAULT_DB})`)
-    .option('-o, --out <dir>', `where artefacts are written (default: ${DEFAULT_OUT})`)
+    .option('-o, --out <dir>', `where artefacts are written, neither an input folder nor one that holds it (default: ${DEFAULT_OUT})`)
     .option('-c, --concurrency <task=N,...>', 'worker threads per task pool (default: each task\'s own, within --threads)')
     .option('--threads <n>', 'total thread budget for all pools (default: the number of cores)')
     .option('--shard <i/n>', 'process only shard I of N (1-based); shards are stable across machines')
@@ -99,7 +99,7 @@ export function runCommand(): Command {
 
 async function run(cliInputs: string[], flags: Record<string, unknown>): Promise<number> {
   const settings = resolveRunSettings(cliInputs, flags, process.env);
-  const specs = classifyInputs(settings.inputs, process.cwd());
+  const specs = classifyInputs(settings.inputs, process.cwd(), { path: settings.out, tasks: settings.tasks.map((task) => task.meta.name) });
   // Native libraries read these once, process-wide; our pools already split the cores.
   process.env.OMP_THREAD_LIMIT ??= '1';
 

@@ -213,7 +213,15 @@ export class Scheduler {
     const iterator = source[Symbol.asyncIterator]();
     let batch: ImageRef[] = [];
     let pause: Promise<'pause'> | undefined;
-    let next = iterator.next();
+    // The source may fail (a manifest that cannot be read) while a batch is admitted, before `next`
+    // is awaited: marked handled at once, the error still surfaces at the await below, and so
+    // leaves run() as its rejection rather than as an unhandled one.
+    const ask = (): Promise<IteratorResult<ImageRef>> => {
+      const promise = iterator.next();
+      promise.catch(() => undefined);
+      return promise;
+    };
+    let next = ask();
     while (!this.stopping) {
       const item = pause ? await Promise.race([next, pause]) : await next;
       if (item === 'pause' || item.done) {
@@ -223,7 +231,7 @@ export class Scheduler {
         if (item === 'pause') continue;
         break;
       }
-      next = iterator.next();
+      next = ask();
       const ref = item.value;
       this.images.scanned += 1;
       if (!inShard(ref.key, this.config.shard)) {

@@ -5,7 +5,7 @@
  */
 import picomatch from 'picomatch';
 import { parse as parseCsvSync } from 'csv-parse/sync';
-import { createReadStream, openSync, readSync, closeSync, statSync, type Stats } from 'node:fs';
+import { createReadStream, openSync, readSync, closeSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -63,7 +63,7 @@ function manifestStart(file: string, raw: string): string {
     const length = readSync(fd, buffer, 0, buffer.length, 0);
     return buffer.subarray(0, length).toString('utf8');
   } catch (error) {
-    throw new UsageError(`cannot read manifest ${raw}: ${(error as Error).message}`);
+    throw unreadableManifest(raw, error);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
@@ -78,10 +78,28 @@ function csvHeader(start: string, raw: string): string[] {
   }
 }
 
-/** Checks every input before any work, so that a typo exits 2 instead of half a run. */
-export function classifyInputs(inputs: readonly string[], cwd: string): InputSpec[] {
+/** The same usage error whether the manifest fails at the start-up check or later, while it is read. */
+function unreadableManifest(raw: string, error: unknown): UsageError {
+  return new UsageError(`cannot read manifest ${raw}: ${(error as Error)?.message ?? String(error)}`);
+}
+
+/** The run's --out as written, and the folders its tasks write artefacts to there (OUT/<task>). */
+export interface OutFolder {
+  path: string;
+  tasks: readonly string[];
+}
+
+/**
+ * Checks every input before any work, so that a typo exits 2 instead of half a run. A folder
+ * input that is --out, or lies inside one of the run's artefact folders, is refused.
+ */
+export function classifyInputs(inputs: readonly string[], cwd: string, out?: OutFolder): InputSpec[] {
   if (inputs.length === 0) throw new UsageError('no inputs: give directories, files, globs, manifests or - (see imgpipe run --help)');
   if (inputs.filter((input) => input === '-').length > 1) throw new UsageError('input - (stdin) given more than once');
+  const outId = out === undefined ? undefined : folderIdentity(path.resolve(cwd, out.path));
+  const refuseOut = (raw: string, folder: string, verb: 'is' | 'searches'): void => {
+    if (outId !== undefined) refuseFolderInOut(raw, folder, verb, out!, outId);
+  };
   return inputs.map((raw): InputSpec => {
     if (raw === '-') return { kind: 'stdin', raw };
     // path.resolve would make "" the current folder, and scan it.
@@ -96,7 +114,10 @@ export function classifyInputs(inputs: readonly string[], cwd: string): InputSpe
         throw new UsageError(`cannot read input ${raw}: ${(error as Error).message}`);
       }
     }
-    if (stats?.isDirectory()) return { kind: 'directory', raw, path: absolute };
+    if (stats?.isDirectory()) {
+      refuseOut(raw, absolute, 'is');
+      return { kind: 'directory', raw, path: absolute };
+    }
     if (stats) {
       const format = MANIFEST_FORMATS[path.extname(absolute).toLowerCase()];
       if (!format) return { kind: 'file', raw, path: absolute };
@@ -112,9 +133,54 @@ export function classifyInputs(inputs: readonly string[], cwd: string): InputSpe
     const base = path.resolve(cwd, glob.base || '.');
     // A typo in a glob's folder is a missing input, as in a plain path: not a run that finds nothing.
     if (!isFolder(base, raw)) throw new UsageError(`input not found: ${raw} (no folder ${glob.base})`);
+    refuseOut(raw, base, 'searches');
     const matches = picomatch(glob.glob, { nocase: true });
     return { kind: 'glob', raw, base, match: (relative) => matches(relative) && IMAGE_NAME.test(relative) };
   });
+}
+
+/**
+ * A folder input that is --out, or lies inside one of the run's artefact folders (OUT/<task>),
+ * would read the run's own artefacts back as images, and a task that writes them would nest them
+ * one level deeper on every run (`OUT/preprocess/preprocess/...`). The walk skips --out below its
+ * root, but a root is scanned as given, so such an input is refused here. Another folder inside
+ * --out (`imgpipe run data/photos --out data`) is allowed: its scan cannot reach OUT/<task>.
+ * Told by identity (device and inode) along the folder's real path, as the walk does, so that
+ * `..`, links and bind mounts are caught. A single file named explicitly stays allowed, as in the
+ * walk.
+ */
+function refuseFolderInOut(raw: string, folder: string, verb: 'is' | 'searches', out: OutFolder, outId: string): void {
+  let current: string;
+  try {
+    current = realpathSync(folder);
+  } catch {
+    current = folder;
+  }
+  // The name of the folder directly under `current` on the way up: under --out, the task it holds.
+  let below: string | undefined;
+  for (let depth = 0; ; depth += 1) {
+    if (folderIdentity(current) === outId) {
+      if (below === undefined) throw new UsageError(`input ${raw} ${verb} the --out folder ${out.path}: the run would take its own artefacts for images; choose another --out`);
+      if (out.tasks.includes(below)) {
+        const where = `${depth === 1 ? '' : 'a folder inside '}${path.join(out.path, below)}`;
+        throw new UsageError(`input ${raw} ${verb} ${where}, where this run writes ${below}'s artefacts: the run would take them for images; choose another --out`);
+      }
+      return;
+    }
+    const parent = path.dirname(current);
+    if (parent === current) return;
+    below = path.basename(current);
+    current = parent;
+  }
+}
+
+function folderIdentity(folder: string): string | undefined {
+  try {
+    const stats = statSync(folder);
+    return `${stats.dev}:${stats.ino}`;
+  } catch {
+    return undefined;
+  }
 }
 
 function isFolder(folder: string, raw: string): boolean {
@@ -164,7 +230,15 @@ interface Entry {
 async function* statInOrder(entries: AsyncIterable<Entry>, followSymlinks: boolean): AsyncGenerator<ImageRef> {
   const iterator = entries[Symbol.asyncIterator]();
   const pending: Promise<ImageRef>[] = [];
-  let next = iterator.next();
+  // The entries may fail (a manifest that cannot be read) while stats are being yielded, before
+  // `next` is awaited: marked handled at once, it still rejects where it is awaited, rather than
+  // as an unhandled rejection that ends the process as an internal error.
+  const ask = (): Promise<IteratorResult<Entry>> => {
+    const promise = iterator.next();
+    promise.catch(() => undefined);
+    return promise;
+  };
+  let next = ask();
   let ended = false;
   while (!ended || pending.length > 0) {
     if (ended || pending.length >= STAT_AHEAD) {
@@ -178,7 +252,7 @@ async function* statInOrder(entries: AsyncIterable<Entry>, followSymlinks: boole
       ended = true;
     } else {
       pending.push(refFromEntry(first.value.key, first.value.file, followSymlinks));
-      next = iterator.next();
+      next = ask();
     }
   }
 }
@@ -209,14 +283,14 @@ async function* manifestEntries(spec: Extract<InputSpec, { kind: 'manifest' }>, 
   const entry = (written: string, id?: string | number): Entry => ({ key: manifestKey(written, id), file: path.resolve(folder, written) });
   if (spec.format === 'csv') {
     const records = csvRecords(spec.path, (line, message) => options.onProblem({ source: spec.raw, line, message }));
-    for await (const { fields, line } of records) {
+    for await (const { fields, line } of readingManifest(spec.raw, records)) {
       const written = fields.path ?? '';
       if (isBlank(written)) options.onProblem({ source: spec.raw, line, message: 'empty path' });
       else yield entry(written, fields.id);
     }
     return;
   }
-  for await (const [text, line] of lines(createReadStream(spec.path))) {
+  for await (const [text, line] of readingManifest(spec.raw, lines(createReadStream(spec.path)))) {
     if (isBlank(text)) continue;
     if (spec.format === 'txt') {
       if (!text.trimStart().startsWith('#')) yield entry(text);
@@ -241,6 +315,30 @@ async function* manifestEntries(spec: Extract<InputSpec, { kind: 'manifest' }>, 
       continue;
     }
     yield entry(fields.path, id);
+  }
+}
+
+/**
+ * A manifest checked at start-up can still fail as it is read: deleted or replaced in between, or
+ * an I/O error half-way. That stops the run with the start-up check's usage error (exit 2, one
+ * line naming the manifest and the reason): the rest of the list is unknown, so carrying on would
+ * end a run as complete that left part of it out. Only errors of the reading are converted.
+ */
+async function* readingManifest<T>(raw: string, source: AsyncIterable<T>): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      let item: IteratorResult<T>;
+      try {
+        item = await iterator.next();
+      } catch (error) {
+        throw unreadableManifest(raw, error);
+      }
+      if (item.done) return;
+      yield item.value;
+    }
+  } finally {
+    await iterator.return?.();
   }
 }
 
