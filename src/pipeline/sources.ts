@@ -358,7 +358,7 @@ async function* folderRefs(base: string, include: (relative: string) => boolean,
     followSymlinks: options.followSymlinks,
     skipFolder: options.outDir,
     include,
-    onUnreadable: (folder, error) => options.onProblem({ source: folder, message: `folder skipped: ${error.code ?? error.message}` }),
+    onUnreadable: (folder, error) => options.onProblem({ source: folder, message: `unreadable folder: ${error.code ?? error.message}` }),
   });
   for await (const entry of found) {
     try {
