@@ -4,7 +4,7 @@
  * that are read-only, damaged or from a newer imgpipe.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -287,6 +287,21 @@ describe('an export --output that does not finish', () => {
     const whole = await cli(['export', '--db', db, '--output', output]);
     expect(whole.code, whole.stderr).toBe(0);
     expect(readFileSync(output, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line).state)).toEqual(Array(jobs).fill('done'));
+  });
+
+  it('what cannot be replaced is written through: --output /dev/null stays a device, a link stays a link to the new export', async () => {
+    const work = scratch();
+    const db = path.join(work, 'l.db');
+    await makeImages(path.join(work, 'in'), 2, [32, 24]);
+    expect((await cli(['run', path.join(work, 'in'), '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'])).code).toBe(0);
+    const toDevice = await cli(['export', '--db', db, '--output', '/dev/null']);
+    expect(toDevice.code, toDevice.stderr).toBe(0);
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+    writeFileSync(path.join(work, 'real.jsonl'), EARLIER);
+    symlinkSync('real.jsonl', path.join(work, 'link.jsonl'));
+    expect((await cli(['export', '--db', db, '--output', path.join(work, 'link.jsonl')])).code).toBe(0);
+    expect(lstatSync(path.join(work, 'link.jsonl')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(path.join(work, 'real.jsonl'), 'utf8').trimEnd().split('\n')).toHaveLength(2);
   });
 
   it.skipIf(!CAN_MOUNT)('a disk that fills mid-export: exit 2 with one line, the file still holds the earlier export (needs root and mount)', async () => {

@@ -1,6 +1,6 @@
 /** `imgpipe export`: one record per (image, task), as JSON lines or CSV. */
 import { Command, Option } from 'commander';
-import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { once } from 'node:events';
@@ -42,15 +42,21 @@ function toCsv(record: JobRecord, vectors: boolean): string {
  * stopped finds the earlier export, or none, never the first half of this one looking complete.
  */
 class OutputFile {
-  private readonly temporary: string;
+  /** Where the bytes go first: a temporary file, or the output itself when it cannot be replaced. */
+  private readonly temporary: string | undefined;
+  /** The file renamed over: a link's target, so that the link stays. */
+  private readonly target: string;
   private readonly fd: number;
   private pending: string[] = [];
   private pendingLength = 0;
   private closed = false;
 
   constructor(private readonly file: string) {
-    this.temporary = path.join(path.dirname(file), `.${path.basename(file)}.imgpipe-${process.pid}.tmp`);
-    this.fd = this.attempt(() => openSync(this.temporary, 'w'));
+    const existing = statSync(file, { throwIfNoEntry: false });
+    // A device or a pipe (--output /dev/stdout, a FIFO) is written as it is: renaming over it would replace it.
+    this.target = existing && !existing.isFile() ? file : existing ? realpathSync(file) : file;
+    this.temporary = existing && !existing.isFile() ? undefined : path.join(path.dirname(this.target), `.${path.basename(this.target)}.imgpipe-${process.pid}.tmp`);
+    this.fd = this.attempt(() => openSync(this.temporary ?? file, 'w'));
   }
 
   /** As a stream's write, but it never asks the caller to wait for a 'drain'. */
@@ -65,7 +71,7 @@ class OutputFile {
     this.flush();
     this.attempt(() => closeSync(this.fd));
     this.closed = true;
-    this.attempt(() => renameSync(this.temporary, this.file));
+    if (this.temporary) this.attempt(() => renameSync(this.temporary!, this.target));
   }
 
   /** Drops what was written: the file keeps what it held before. */
@@ -77,7 +83,7 @@ class OutputFile {
         // Already closed by a failed close(): the temporary file is removed all the same.
       }
     }
-    rmSync(this.temporary, { force: true });
+    if (this.temporary) rmSync(this.temporary, { force: true });
   }
 
   private flush(): void {
