@@ -1,6 +1,6 @@
 /** `imgpipe export`: one record per (image, task), as JSON lines or CSV. */
 import { Command, Option } from 'commander';
-import { closeSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { once } from 'node:events';
@@ -57,6 +57,8 @@ class OutputFile {
     this.target = existing && !existing.isFile() ? file : existing ? realpathSync(file) : file;
     this.temporary = existing && !existing.isFile() ? undefined : path.join(path.dirname(this.target), `.${path.basename(this.target)}.imgpipe-${process.pid}.tmp`);
     this.fd = this.attempt(() => openSync(this.temporary ?? file, 'w'));
+    // The file replaced keeps its permissions, as it would had it been rewritten in place.
+    if (this.temporary && existing) this.attempt(() => fchmodSync(this.fd, existing.mode & 0o7777));
   }
 
   /** As a stream's write, but it never asks the caller to wait for a 'drain'. */
