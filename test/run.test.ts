@@ -207,6 +207,30 @@ describe('imgpipe run', () => {
     expect(warnings).toEqual([expect.stringMatching(/photos-\uFFFDt\uFFFD: folder skipped: its name is not valid UTF-8 \(photos-\\xe9t\\xe9\)/)]);
   });
 
+  it('--json: stdout is only JSON lines, and every field of every event is in the README\'s table of events', async () => {
+    const work = scratch();
+    const db = path.join(work, 'ledger.db');
+    const result = await cli(['run', path.join(FIXTURES, 'broken'), '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--json']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('');
+    const lines = result.stdout.trimEnd().split('\n');
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const readme = readFileSync(path.join(FIXTURES, '..', 'README.md'), 'utf8');
+    // The first table whose rows start with an event name: the --json one comes before the JSON logs'.
+    const rows = new Map<string, string>();
+    for (const [, name, text] of readme.matchAll(/^\| `([a-z-]+)` \| (.*) \|$/gm)) if (!rows.has(name!)) rows.set(name!, text!);
+    const seen = new Set<string>();
+    for (const event of parsed) {
+      const name = String(event.event);
+      seen.add(name);
+      const row = rows.get(name);
+      expect(row, `README has no row for the --json event ${name}`).toBeDefined();
+      for (const field of Object.keys(event)) if (field !== 'event' && field !== 'time') expect(row, `${name}.${field}`).toContain(`\`${field}\``);
+    }
+    expect([...seen].sort()).toEqual(['job', 'run-start', 'summary']);
+    expect(parsed.at(-1)).toMatchObject({ event: 'summary', exitCode: 1 });
+  });
+
   it('takes globs, keyed relative to the glob base, and options from a config file', async () => {
     const work = scratch();
     const config = path.join(work, 'imgpipe.json');
