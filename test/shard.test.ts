@@ -183,6 +183,23 @@ describe('sharded runs', () => {
     expect(existsSync(path.join(work, 'sub'))).toBe(false);
   });
 
+  // An Indexed Job whose command forgot --shard-count: every pod would do all the work, silently.
+  it('a copy of an array job (JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX set) given no shard says it processes every image', async () => {
+    const work = scratch();
+    const input = path.join(work, 'photos');
+    await makeImages(input, 2, [32, 24]);
+    for (const variable of ['JOB_COMPLETION_INDEX', 'AWS_BATCH_JOB_ARRAY_INDEX']) {
+      const run = (extra: string[]) =>
+        cli(['run', input, '--tasks', 'meta', '--db', path.join(work, `${variable}-${extra.length}.db`), '--out', path.join(work, 'out'), '--json', ...extra], { env: { [variable]: '1' } });
+      const unsharded = await run([]);
+      expect(unsharded.code, unsharded.stderr).toBe(0);
+      const warnings = unsharded.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line)).filter((event) => event.event === 'warning');
+      expect(warnings.map((event) => event.message)).toEqual([expect.stringMatching(new RegExp(`^${variable} is set \\(1\\) but neither --shard nor --shard-count is given: this copy processes every image`))]);
+      const sharded = await run(['--shard-count', '2']);
+      expect(sharded.stdout).not.toContain('"event":"warning"');
+    }
+  });
+
   it('records the shard of each run in the ledger', async () => {
     const work = scratch();
     writeFileSync(path.join(work, 'list.txt'), '');

@@ -204,6 +204,13 @@ async function execute({ settings, specs, ledger, runId, started, orphans, telem
     observer.warning(`${signal}: stopping; jobs in flight get ${GRACE_MS / 1000} s, the rest stay pending (again to quit at once)`);
     scheduler.stop();
   });
+  // An array job's copies that were not told to shard each do all the work, and their ledgers overlap.
+  const indexVariable = settings.shard ? undefined : SHARD_INDEX_VARIABLES.find((name) => (process.env[name] ?? '') !== '');
+  if (indexVariable) {
+    observer.warning(
+      `${indexVariable} is set (${process.env[indexVariable]}) but neither --shard nor --shard-count is given: this copy processes every image; add --shard-count N (the number of copies) to process its shard only`,
+    );
+  }
   if (orphans > 0) observer.warning(`${orphans} jobs were left running by a process that stopped abruptly; they run again`);
   const source = scanInputs(specs, {
     followSymlinks: settings.followSymlinks,
