@@ -4,7 +4,7 @@
  * that are read-only, damaged or from a newer imgpipe.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -236,6 +236,87 @@ describe('a ledger whose disk fills up', () => {
       const connection = new Database(db, { readonly: true });
       expect(connection.pragma('integrity_check', { simple: true })).toBe('ok');
       connection.close();
+    } finally {
+      unmount();
+    }
+  });
+});
+
+/** Copies every image of a ledger (and its jobs) `copies` times under new keys: a large ledger in milliseconds. */
+function inflate(db: string, copies: number): number {
+  const connection = new Database(db);
+  try {
+    connection.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${copies})
+      INSERT INTO images (key, path, size, mtime_ms, sha256, seen_run) SELECT 'copy-' || n.i || '/' || key, path, size, mtime_ms, sha256, seen_run FROM images, n`);
+    connection.exec(`INSERT INTO jobs (image_id, task, state, attempts, task_version, options_hash, input_size, input_mtime_ms, input_sha256, result, artifacts, run_id, started_at, finished_at, duration_ms)
+      SELECT c.id, j.task, j.state, j.attempts, j.task_version, j.options_hash, j.input_size, j.input_mtime_ms, j.input_sha256, j.result, j.artifacts, j.run_id, j.started_at, j.finished_at, j.duration_ms
+      FROM images c JOIN images o ON c.path = o.path AND c.key LIKE 'copy-%' AND o.key NOT LIKE 'copy-%' JOIN jobs j ON j.image_id = o.id`);
+    return (connection.prepare('SELECT count(*) AS n FROM jobs').get() as { n: number }).n;
+  } finally {
+    connection.close();
+  }
+}
+
+// Cron jobs and CI steps read the file once the export returns, or the next morning whatever happened:
+// an export that was stopped or failed must leave the earlier file, never its own first half looking whole.
+describe('an export --output that does not finish', () => {
+  const EARLIER = '{"earlier":"export"}\n';
+  async function bigLedger(work: string): Promise<{ db: string; jobs: number }> {
+    const db = path.join(work, 'big.db');
+    await makeImages(path.join(work, 'in'), 2, [32, 24]);
+    const made = await cli(['run', path.join(work, 'in'), '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet']);
+    expect(made.code, made.stderr).toBe(0);
+    return { db, jobs: inflate(db, 10_000) };
+  }
+  const leftovers = (dir: string): string[] => readdirSync(dir).filter((name) => name.endsWith('.tmp'));
+
+  it('stopped by SIGTERM: exit 130, the file still holds the earlier export, no temporary file is left', async () => {
+    const work = scratch();
+    const { db, jobs } = await bigLedger(work);
+    const output = path.join(work, 'results.jsonl');
+    writeFileSync(output, EARLIER);
+    const child = startCli(['export', '--db', db, '--output', output]);
+    const finished = collect(child);
+    // Stop it once it writes: into its temporary file, or (as it used to) into the file itself.
+    while (leftovers(work).length === 0 && readFileSync(output, 'utf8') === EARLIER) await new Promise((resolve) => setTimeout(resolve, 2));
+    child.kill('SIGTERM');
+    const stopped = await finished;
+    expect({ code: stopped.code, signal: stopped.signal }, stopped.stderr).toEqual({ code: 130, signal: null });
+    expect(readFileSync(output, 'utf8')).toBe(EARLIER);
+    expect(leftovers(work)).toEqual([]);
+    const whole = await cli(['export', '--db', db, '--output', output]);
+    expect(whole.code, whole.stderr).toBe(0);
+    expect(readFileSync(output, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line).state)).toEqual(Array(jobs).fill('done'));
+  });
+
+  it('what cannot be replaced is written through: --output /dev/null stays a device, a link stays a link to the new export', async () => {
+    const work = scratch();
+    const db = path.join(work, 'l.db');
+    await makeImages(path.join(work, 'in'), 2, [32, 24]);
+    expect((await cli(['run', path.join(work, 'in'), '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'])).code).toBe(0);
+    const toDevice = await cli(['export', '--db', db, '--output', '/dev/null']);
+    expect(toDevice.code, toDevice.stderr).toBe(0);
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+    writeFileSync(path.join(work, 'real.jsonl'), EARLIER);
+    symlinkSync('real.jsonl', path.join(work, 'link.jsonl'));
+    expect((await cli(['export', '--db', db, '--output', path.join(work, 'link.jsonl')])).code).toBe(0);
+    expect(lstatSync(path.join(work, 'link.jsonl')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(path.join(work, 'real.jsonl'), 'utf8').trimEnd().split('\n')).toHaveLength(2);
+  });
+
+  it.skipIf(!CAN_MOUNT)('a disk that fills mid-export: exit 2 with one line, the file still holds the earlier export (needs root and mount)', async () => {
+    const work = scratch();
+    const { db } = await bigLedger(work);
+    const disk = path.join(work, 'disk');
+    const unmount = tmpfs(disk, 'size=256k')!;
+    try {
+      const output = path.join(disk, 'results.jsonl');
+      writeFileSync(output, EARLIER);
+      const result = await cli(['export', '--db', db, '--output', output]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/^imgpipe: error: --output: cannot write .*results\.jsonl \(ENOSPC: no space left on device/);
+      expect(readFileSync(output, 'utf8')).toBe(EARLIER);
+      expect(leftovers(disk)).toEqual([]);
     } finally {
       unmount();
     }

@@ -4,7 +4,7 @@
  * The kill -9 loop runs IMGPIPE_CHAOS_KILLS kills (5 in `npm test`, 20 in `npm run test:chaos`)
  * at moments drawn from IMGPIPE_CHAOS_SEED (printed, so that a failure can be replayed).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
@@ -140,5 +140,24 @@ describe('interrupted runs', () => {
     const resumed = await cli(args);
     expect(resumed.code).toBe(0);
     expect(resultsOf(db)).toEqual(resultsOf(reference));
+  });
+
+  // Kubernetes sends SIGTERM whenever it evicts or scales down, often while a pod is just starting.
+  it('SIGTERM while the run is still starting (its ledger just created) stops it in order: exit 130, run interrupted, lock released', async () => {
+    const db = path.join(work, 'starting.db');
+    const args = ['run', input, '--tasks', TASKS, '--db', db, '--out', path.join(work, 'out-starting'), '--json'];
+    const child = startCli(args);
+    const finished = collect(child);
+    for (let i = 0; i < 5000 && !existsSync(db); i += 1) await sleep(1);
+    child.kill('SIGTERM');
+    const stopped = await finished;
+    expect({ code: stopped.code, signal: stopped.signal }, stopped.stderr).toEqual({ code: 130, signal: null });
+    expect(summaryOf(stopped.stdout).status).toBe('interrupted');
+    expect(query<{ status: string }>(db, 'SELECT status FROM runs')).toEqual([{ status: 'interrupted' }]);
+    expect(query(db, 'SELECT * FROM lock')).toEqual([]);
+    const resumed = await cli(args);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resultsOf(db)).toEqual(resultsOf(reference));
+    expect(query(db, 'SELECT DISTINCT attempts FROM jobs')).toEqual([{ attempts: 1 }]);
   });
 });

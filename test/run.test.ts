@@ -1,5 +1,5 @@
 /** imgpipe run end to end on the committed fixtures: results, failures, exit codes, resumability. */
-import { cpSync, existsSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync, symlinkSync, mkdirSync, unlinkSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, symlinkSync, mkdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, collect, FIXTURES, query, scratch, sha256File, startCli, summaryOf, events, taskResults } from './helpers.js';
@@ -179,6 +179,56 @@ describe('imgpipe run', () => {
     };
     expect(await keys([])).toEqual(['UPPER.PNG']);
     expect(await keys(['--follow-symlinks'])).toEqual(['UPPER.PNG', 'link.png']);
+  });
+
+  it('a file or folder whose name is not UTF-8 (Latin-1 from an old share) is reported as such, not as a missing file', async () => {
+    const work = scratch();
+    const input = path.join(work, 'in');
+    mkdirSync(input);
+    const red = readFileSync(path.join(FIXTURES, 'colours', 'red.png'));
+    writeFileSync(path.join(input, 'good.png'), red);
+    // caf\xe9.png and photos-\xe9t\xe9/a.png: Latin-1 bytes, which UTF-8 cannot decode.
+    const latin1 = (...parts: (string | number[])[]): Buffer => Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : Buffer.from(part))));
+    writeFileSync(latin1(`${input}/caf`, [0xe9], '.png'), red);
+    mkdirSync(latin1(`${input}/photos-`, [0xe9], 't', [0xe9]));
+    writeFileSync(latin1(`${input}/photos-`, [0xe9], 't', [0xe9], '/a.png'), red);
+    const db = path.join(work, 'ledger.db');
+    const result = await cli(['run', input, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--json']);
+    expect(result.code).toBe(1);
+    const jobs = query<{ key: string; state: string; error_code: string | null; error_message: string | null }>(
+      db,
+      'SELECT i.key, j.state, j.error_code, j.error_message FROM jobs j JOIN images i ON i.id = j.image_id ORDER BY i.key',
+    );
+    expect(jobs).toEqual([
+      { key: 'caf\uFFFD.png', state: 'failed', error_code: 'E_READ', error_message: expect.stringContaining('its name is not valid UTF-8 (caf\\xe9.png)') },
+      { key: 'good.png', state: 'done', error_code: null, error_message: null },
+    ]);
+    const warnings = events(result.stdout).filter((event) => event.event === 'warning').map((event) => event.message);
+    expect(warnings).toEqual([expect.stringMatching(/photos-\uFFFDt\uFFFD: folder skipped: its name is not valid UTF-8 \(photos-\\xe9t\\xe9\)/)]);
+  });
+
+  it('--json: stdout is only JSON lines, and every field of every event is in the README\'s table of events', async () => {
+    const work = scratch();
+    const db = path.join(work, 'ledger.db');
+    const result = await cli(['run', path.join(FIXTURES, 'broken'), '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--json']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('');
+    const lines = result.stdout.trimEnd().split('\n');
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const readme = readFileSync(path.join(FIXTURES, '..', 'README.md'), 'utf8');
+    // The first table whose rows start with an event name: the --json one comes before the JSON logs'.
+    const rows = new Map<string, string>();
+    for (const [, name, text] of readme.matchAll(/^\| `([a-z-]+)` \| (.*) \|$/gm)) if (!rows.has(name!)) rows.set(name!, text!);
+    const seen = new Set<string>();
+    for (const event of parsed) {
+      const name = String(event.event);
+      seen.add(name);
+      const row = rows.get(name);
+      expect(row, `README has no row for the --json event ${name}`).toBeDefined();
+      for (const field of Object.keys(event)) if (field !== 'event' && field !== 'time') expect(row, `${name}.${field}`).toContain(`\`${field}\``);
+    }
+    expect([...seen].sort()).toEqual(['job', 'run-start', 'summary']);
+    expect(parsed.at(-1)).toMatchObject({ event: 'summary', exitCode: 1 });
   });
 
   it('takes globs, keyed relative to the glob base, and options from a config file', async () => {

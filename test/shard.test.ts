@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { inShard, parseShard, shardFromEnvironment, shardOf } from '../src/pipeline/shard.js';
+import { resolveRunSettings } from '../src/commands/run-settings.js';
 import { cli, FIXTURES, makeImages, query, resultsOf, scratch, summaryOf } from './helpers.js';
 
 function shuffled<T>(items: T[], seed: number): T[] {
@@ -39,6 +40,23 @@ describe('shard partition', () => {
     expect(shardFromEnvironment('4', { AWS_BATCH_JOB_ARRAY_INDEX: '3' })).toEqual({ index: 4, count: 4 });
     expect(() => shardFromEnvironment('4', { AWS_BATCH_JOB_ARRAY_INDEX: '4' })).toThrow(/AWS_BATCH_JOB_ARRAY_INDEX/);
     expect(() => shardFromEnvironment('4', {})).toThrow(/JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX/);
+  });
+
+  // One config file shared by every copy of a job, one machine's flag: flags win, as for any option.
+  it('a --shard or --shard-count flag overrides the config file\'s shard or shardCount, either way round', () => {
+    const work = scratch();
+    const config = (content: object): string => {
+      const file = path.join(work, `${Object.keys(content).join('-') || 'empty'}.json`);
+      writeFileSync(file, JSON.stringify(content));
+      return file;
+    };
+    const settle = (flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => resolveRunSettings([], flags, env).shard;
+    expect(settle({ config: config({ shardCount: 4 }), shard: '2/3' })).toEqual({ index: 2, count: 3 });
+    expect(settle({ config: config({ shard: '1/4' }), shardCount: '8' }, { AWS_BATCH_JOB_ARRAY_INDEX: '5' })).toEqual({ index: 6, count: 8 });
+    expect(settle({ config: config({ shardCount: 4 }) }, { JOB_COMPLETION_INDEX: '3' })).toEqual({ index: 4, count: 4 });
+    expect(() => settle({ config: config({ shard: '1/4', shardCount: 4 }) })).toThrow(/--config: shard and shardCount exclude each other/);
+    expect(() => settle({ config: config({ shard: '5/4' }) })).toThrow(/--config shard: expected I\/N/);
+    expect(() => settle({ shard: '1/2', shardCount: '3' })).toThrow(/--shard and --shard-count exclude each other/);
   });
 });
 
@@ -163,6 +181,23 @@ describe('sharded runs', () => {
     const twice = await cli(['merge', target, shard, alias]);
     expect([twice.code, twice.stderr]).toEqual([2, expect.stringMatching(/merge: .*alias\.db and .*shard\.db are the same ledger \(the same file\); name each source once/)]);
     expect(existsSync(path.join(work, 'sub'))).toBe(false);
+  });
+
+  // An Indexed Job whose command forgot --shard-count: every pod would do all the work, silently.
+  it('a copy of an array job (JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX set) given no shard says it processes every image', async () => {
+    const work = scratch();
+    const input = path.join(work, 'photos');
+    await makeImages(input, 2, [32, 24]);
+    for (const variable of ['JOB_COMPLETION_INDEX', 'AWS_BATCH_JOB_ARRAY_INDEX']) {
+      const run = (extra: string[]) =>
+        cli(['run', input, '--tasks', 'meta', '--db', path.join(work, `${variable}-${extra.length}.db`), '--out', path.join(work, 'out'), '--json', ...extra], { env: { [variable]: '1' } });
+      const unsharded = await run([]);
+      expect(unsharded.code, unsharded.stderr).toBe(0);
+      const warnings = unsharded.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line)).filter((event) => event.event === 'warning');
+      expect(warnings.map((event) => event.message)).toEqual([expect.stringMatching(new RegExp(`^${variable} is set \\(1\\) but neither --shard nor --shard-count is given: this copy processes every image`))]);
+      const sharded = await run(['--shard-count', '2']);
+      expect(sharded.stdout).not.toContain('"event":"warning"');
+    }
   });
 
   it('records the shard of each run in the ledger', async () => {

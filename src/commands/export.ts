@@ -1,8 +1,10 @@
 /** `imgpipe export`: one record per (image, task), as JSON lines or CSV. */
 import { Command, Option } from 'commander';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { once } from 'node:events';
-import { UsageError } from '../errors.js';
+import { ExitCode, UsageError } from '../errors.js';
 import { parseChoice, parseWritableFile } from '../validate.js';
 import { checkTaskFlag, dbOption, examples } from './common.js';
 import type { JobRecord } from '../pipeline/ledger-queries.js';
@@ -34,14 +36,29 @@ function toCsv(record: JobRecord, vectors: boolean): string {
  * The --output file, written synchronously in large pieces: a failing write (a full disk) then
  * throws where it happens, as one line, where a write stream's error would leave the export
  * waiting forever for a 'drain' or 'finish' that never comes.
+ *
+ * It is written whole or not at all: into a hidden temporary file beside it, renamed over it at
+ * the end. A script (cron, a CI step) that reads the file after an export that failed or was
+ * stopped finds the earlier export, or none, never the first half of this one looking complete.
  */
 class OutputFile {
+  /** Where the bytes go first: a temporary file, or the output itself when it cannot be replaced. */
+  private readonly temporary: string | undefined;
+  /** The file renamed over: a link's target, so that the link stays. */
+  private readonly target: string;
   private readonly fd: number;
   private pending: string[] = [];
   private pendingLength = 0;
+  private closed = false;
 
   constructor(private readonly file: string) {
-    this.fd = this.attempt(() => openSync(file, 'w'));
+    const existing = statSync(file, { throwIfNoEntry: false });
+    // A device or a pipe (--output /dev/stdout, a FIFO) is written as it is: renaming over it would replace it.
+    this.target = existing && !existing.isFile() ? file : existing ? realpathSync(file) : file;
+    this.temporary = existing && !existing.isFile() ? undefined : path.join(path.dirname(this.target), `.${path.basename(this.target)}.imgpipe-${process.pid}.tmp`);
+    this.fd = this.attempt(() => openSync(this.temporary ?? file, 'w'));
+    // The file replaced keeps its permissions, as it would had it been rewritten in place.
+    if (this.temporary && existing) this.attempt(() => fchmodSync(this.fd, existing.mode & 0o7777));
   }
 
   /** As a stream's write, but it never asks the caller to wait for a 'drain'. */
@@ -55,6 +72,20 @@ class OutputFile {
   close(): void {
     this.flush();
     this.attempt(() => closeSync(this.fd));
+    this.closed = true;
+    if (this.temporary) this.attempt(() => renameSync(this.temporary!, this.target));
+  }
+
+  /** Drops what was written: the file keeps what it held before. */
+  discard(): void {
+    if (!this.closed) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // Already closed by a failed close(): the temporary file is removed all the same.
+      }
+    }
+    if (this.temporary) rmSync(this.temporary, { force: true });
   }
 
   private flush(): void {
@@ -81,7 +112,7 @@ export function exportCommand(): Command {
     .addOption(new Option('--format <format>', 'jsonl or csv').default('jsonl'))
     .option('--task <task>', 'only this task')
     .option('--state <state>', 'only jobs in this state: pending, running, done or failed')
-    .option('--output <file>', 'write here instead of stdout')
+    .option('--output <file>', 'write here instead of stdout, whole or not at all (an interrupted or failed export leaves the file as it was)')
     .option('--vectors', "also write each job's vector (the embed task's embedding) as base64 of its float32 little-endian bytes")
     .addHelpText(
       'after',
@@ -102,14 +133,37 @@ export function exportCommand(): Command {
       const ledger = Ledger.openForRead(flags.db);
       try {
         if (flags.task !== undefined) await checkTaskFlag('--task', flags.task, ledger);
-        // Created only now, once every usage error has had its chance: a refused export leaves no empty file.
-        const file = flags.output === undefined ? undefined : new OutputFile(flags.output);
-        const out = file ?? process.stdout;
-        if (format === 'csv') out.write(`${[...CSV_COLUMNS, ...(vectors ? ['vector'] : [])].join(',')}\n`);
-        for (const record of iterateJobs(ledger.db, { task: flags.task, state, vectors })) {
-          if (!out.write(format === 'csv' ? toCsv(record, vectors) : toJsonl(record, vectors))) await once(process.stdout, 'drain');
+        // Ctrl-C or SIGTERM: the half-written temporary file goes, the --output file stays as it was.
+        // Listening before the file exists: without a listener a signal kills the process outright.
+        let file: OutputFile | undefined;
+        const onSignal = (): void => {
+          file?.discard();
+          process.exit(ExitCode.interrupted);
+        };
+        if (flags.output !== undefined) {
+          process.on('SIGINT', onSignal);
+          process.on('SIGTERM', onSignal);
         }
-        file?.close();
+        try {
+          // Created only now, once every usage error has had its chance: a refused export leaves no file.
+          file = flags.output === undefined ? undefined : new OutputFile(flags.output);
+          const out = file ?? process.stdout;
+          if (format === 'csv') out.write(`${[...CSV_COLUMNS, ...(vectors ? ['vector'] : [])].join(',')}\n`);
+          let records = 0;
+          for (const record of iterateJobs(ledger.db, { task: flags.task, state, vectors })) {
+            if (!out.write(format === 'csv' ? toCsv(record, vectors) : toJsonl(record, vectors))) await once(process.stdout, 'drain');
+            // Writing a file never waits: let a signal in now and then.
+            records += 1;
+            if (file && records % 1000 === 0) await yieldToEvents();
+          }
+          file?.close();
+        } catch (error) {
+          file?.discard();
+          throw error;
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
       } finally {
         ledger.close();
       }

@@ -144,9 +144,20 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
     }
   }
 
-  if (pick('shard') !== undefined && pick('shardCount') !== undefined) throw new UsageError('--shard and --shard-count exclude each other: give one');
+  // --shard and --shard-count say the same thing two ways: a flag for either overrides the config
+  // file's (a shared config with "shardCount" and one machine's --shard 2/4), as for any option.
+  const fromFlags = flags.shard !== undefined || flags.shardCount !== undefined;
+  const shardSource = fromFlags ? flags : config;
+  const shardWhere = fromFlags ? '' : '--config ';
+  if (shardSource.shard !== undefined && shardSource.shardCount !== undefined) {
+    throw new UsageError(fromFlags ? '--shard and --shard-count exclude each other: give one' : '--config: shard and shardCount exclude each other: give one');
+  }
   const shard =
-    pick('shard') !== undefined ? parseShard(pick('shard')) : pick('shardCount') !== undefined ? shardFromEnvironment(pick('shardCount'), env) : undefined;
+    shardSource.shard !== undefined
+      ? parseShard(shardSource.shard, `${shardWhere}${fromFlags ? '--shard' : 'shard'}`)
+      : shardSource.shardCount !== undefined
+        ? shardFromEnvironment(shardSource.shardCount, env, `${shardWhere}${fromFlags ? '--shard-count' : 'shardCount'}`)
+        : undefined;
 
   const tasks = metas.map((meta): TaskRun => {
     const options: Record<string, OptionValue> = {};

@@ -21,6 +21,7 @@ import {
   type RunSettings,
 } from './run-settings.js';
 import { printRunSummary, runCounts, type RunReport } from './run-summary.js';
+import { Interruption } from './interruption.js';
 
 /** How long in-flight jobs may finish after Ctrl-C before they are abandoned (and stay pending). */
 const GRACE_MS = 5_000;
@@ -102,6 +103,16 @@ async function run(cliInputs: string[], flags: Record<string, unknown>): Promise
   const specs = classifyInputs(settings.inputs, process.cwd(), { path: settings.out, tasks: settings.tasks.map((task) => task.meta.name) });
   // Native libraries read these once, process-wide; our pools already split the cores.
   process.env.OMP_THREAD_LIMIT ??= '1';
+  // From here on a signal stops the run in order (exit 130), however early or late it comes.
+  const interruption = new Interruption();
+  try {
+    return await runLocked(settings, specs, interruption);
+  } finally {
+    interruption.dispose();
+  }
+}
+
+async function runLocked(settings: RunSettings, specs: InputSpec[], interruption: Interruption): Promise<number> {
 
   // Heavy modules load only now, so that --help and usage errors stay instant.
   const [{ Ledger, RUN_PAGE_CACHE_KB }, { Telemetry }] = await Promise.all([import('../pipeline/ledger.js'), import('../observe/telemetry.js')]);
@@ -141,7 +152,7 @@ async function run(cliInputs: string[], flags: Record<string, unknown>): Promise
   try {
     const orphans = ledger.resetOrphans();
     telemetry = await Telemetry.open(settings, { runId, shard: formatShard(settings.shard), tasks: settings.tasks.map((task) => task.meta.name), version: imgpipeVersion() });
-    return await execute({ settings, specs, ledger, runId, started, orphans, telemetry });
+    return await execute({ settings, specs, ledger, runId, started, orphans, telemetry, interruption });
   } catch (error) {
     abandon('failed');
     // Metrics and the log still say how it ended: the run's end time and a last line.
@@ -162,9 +173,10 @@ interface RunContext {
   /** Jobs left running by a process that died, reset to pending. */
   orphans: number;
   telemetry: Telemetry;
+  interruption: Interruption;
 }
 
-async function execute({ settings, specs, ledger, runId, started, orphans, telemetry }: RunContext): Promise<number> {
+async function execute({ settings, specs, ledger, runId, started, orphans, telemetry, interruption }: RunContext): Promise<number> {
   const { Scheduler } = await import('../pipeline/scheduler.js');
   const { progress, observer } = telemetry;
   const problems: ScanProblem[] = [];
@@ -186,17 +198,19 @@ async function execute({ settings, specs, ledger, runId, started, orphans, telem
   );
   telemetry.watch(scheduler);
 
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    signals += 1;
-    if (signals > 1) process.exit(ExitCode.interrupted);
+  telemetry.begin(started, { runId, db: settings.db, out: settings.out, tasks: settings.tasks.map((t) => t.meta.name), shard: formatShard(settings.shard), threads: settings.threads });
+  // A signal received while the run was starting stops it here, before a job starts.
+  interruption.onStop((signal) => {
     observer.warning(`${signal}: stopping; jobs in flight get ${GRACE_MS / 1000} s, the rest stay pending (again to quit at once)`);
     scheduler.stop();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
-  telemetry.begin(started, { runId, db: settings.db, out: settings.out, tasks: settings.tasks.map((t) => t.meta.name), shard: formatShard(settings.shard), threads: settings.threads });
+  });
+  // An array job's copies that were not told to shard each do all the work, and their ledgers overlap.
+  const indexVariable = settings.shard ? undefined : SHARD_INDEX_VARIABLES.find((name) => (process.env[name] ?? '') !== '');
+  if (indexVariable) {
+    observer.warning(
+      `${indexVariable} is set (${process.env[indexVariable]}) but neither --shard nor --shard-count is given: this copy processes every image; add --shard-count N (the number of copies) to process its shard only`,
+    );
+  }
   if (orphans > 0) observer.warning(`${orphans} jobs were left running by a process that stopped abruptly; they run again`);
   const source = scanInputs(specs, {
     followSymlinks: settings.followSymlinks,
@@ -219,9 +233,9 @@ async function execute({ settings, specs, ledger, runId, started, orphans, telem
   } finally {
     clearInterval(heartbeat);
     progress.end();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
+  // The work is over: a signal now lets the run record its end and summary (a last push takes at most 5 s).
+  interruption.onStop((signal) => observer.warning(`${signal}: the run has ended; writing its summary (again to quit at once)`));
   const durationMs = Date.now() - started;
   const mainThreadBusyMs = Math.round(performance.eventLoopUtilization(loopBefore).active);
   const { flaggedCounts } = await import('../pipeline/ledger-queries.js');

@@ -17,12 +17,12 @@ export function inShard(key: string, shard: Shard | undefined): boolean {
 }
 
 /** Parses `I/N` (1-based, as people count). */
-export function parseShard(raw: unknown): Shard {
+export function parseShard(raw: unknown, where = '--shard'): Shard {
   const match = typeof raw === 'string' ? /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(raw) : null;
-  if (!match) throw invalid('--shard', 'I/N with 1 <= I <= N, for example 3/8', raw);
+  if (!match) throw invalid(where, 'I/N with 1 <= I <= N, for example 3/8', raw);
   const index = Number(match[1]);
   const count = Number(match[2]);
-  if (count < 1 || index < 1 || index > count) throw invalid('--shard', 'I/N with 1 <= I <= N, for example 3/8', raw);
+  if (count < 1 || index < 1 || index > count) throw invalid(where, 'I/N with 1 <= I <= N, for example 3/8', raw);
   return { index, count };
 }
 
@@ -30,12 +30,12 @@ export function parseShard(raw: unknown): Shard {
 export const SHARD_INDEX_VARIABLES = ['JOB_COMPLETION_INDEX', 'AWS_BATCH_JOB_ARRAY_INDEX'] as const;
 
 /** `--shard-count N` with the index taken from Kubernetes Indexed Jobs or AWS Batch array jobs. */
-export function shardFromEnvironment(rawCount: unknown, env: NodeJS.ProcessEnv): Shard {
-  const count = parseInteger('--shard-count', rawCount, 1);
+export function shardFromEnvironment(rawCount: unknown, env: NodeJS.ProcessEnv, where = '--shard-count'): Shard {
+  const count = parseInteger(where, rawCount, 1);
   const variable = SHARD_INDEX_VARIABLES.find((name) => env[name] !== undefined && env[name] !== '');
   if (!variable) {
     throw invalid(
-      '--shard-count',
+      where,
       `one of ${SHARD_INDEX_VARIABLES.join(' or ')} set to this copy's 0-based index (or use --shard I/N)`,
       'neither set',
     );

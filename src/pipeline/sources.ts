@@ -361,6 +361,11 @@ async function* folderRefs(base: string, include: (relative: string) => boolean,
     onUnreadable: (folder, error) => options.onProblem({ source: folder, message: `unreadable folder: ${error.code ?? error.message}` }),
   });
   for await (const entry of found) {
+    if (entry.undecodableName !== undefined) {
+      const message = `its name is not valid UTF-8 (${entry.undecodableName}), and imgpipe keeps paths as UTF-8 text: rename it in UTF-8 (convmv does)`;
+      yield { key: entry.relative, path: entry.path, size: null, mtimeMs: null, problem: { code: 'E_READ', message } };
+      continue;
+    }
     try {
       const stats = statSync(entry.path);
       yield { key: entry.relative, path: entry.path, size: stats.size, mtimeMs: stats.mtimeMs };
