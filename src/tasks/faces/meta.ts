@@ -2,7 +2,7 @@ import type { TaskMeta } from '../contract.js';
 
 const faces: TaskMeta = {
   name: 'faces',
-  version: 1,
+  version: 2,
   description: 'face detection: boxes in upright original pixels, scores, count, landmarks with the fast model (SSD MobileNetV1 or BlazeFace)',
   needs: [],
   // One worker per thread of the budget: TensorFlow.js on WebAssembly runs one thread per worker in
