@@ -1,7 +1,7 @@
 /**
  * background on real photos with the real IS-Net: the people are kept, the wall behind them
  * goes, the mask comes out at full resolution with soft edges, and a photo stored sideways
- * (EXIF orientation 6) gives the same cut-out, upright.
+ * (EXIF orientation 6) gives the same cut-out, upright, and an input's own transparency is kept.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -32,6 +32,11 @@ beforeAll(async () => {
   await sharp(path.join(SAMPLES, 'sample1.jpg')).resize(960).jpeg({ quality: 92 }).toFile(path.join(input, 'people.jpg'));
   // The same photo stored rotated, with EXIF orientation 6 saying how to show it upright.
   await sharp(path.join(SAMPLES, 'sample1.jpg')).resize(960).rotate(270).jpeg({ quality: 92 }).withMetadata({ orientation: 6 }).toFile(path.join(input, 'people-rotated.jpg'));
+  // Ink on transparency: black everywhere, the picture carried by alpha alone.
+  const { data, info } = await sharp(path.join(input, 'people.jpg')).greyscale().raw().toBuffer({ resolveWithObject: true });
+  const ink = Buffer.alloc(data.length * 4);
+  for (let i = 0; i < data.length; i++) ink[i * 4 + 3] = 255 - data[i]!;
+  await sharp(ink, { raw: { width: info.width, height: info.height, channels: 4 } }).png().toFile(path.join(input, 'ink.png'));
   const run = await cli(['run', input, '--tasks', 'background', '--db', db, '--out', out, '--quiet']);
   expect(run.code, run.stderr).toBe(0);
 }, 300_000);
@@ -67,6 +72,36 @@ describe('background (IS-Net)', () => {
     for (let i = 0; i < a.data.length; i++) difference += Math.abs(a.data[i]! - b.data[i]!);
     expect(difference / a.data.length).toBeLessThan(12);
     expect(Math.abs(rotated.foreground - results.get('people.jpg').foreground)).toBeLessThan(0.03);
+  });
+
+  it("keeps an input's own transparency: a cut-out is never more opaque than the input", async () => {
+    const result = taskResults(db, 'background').get('ink.png');
+    expect(result.file).toBe('background/ink.png');
+    const input_ = await alphaOf(path.join(input, 'ink.png'));
+    const cut = await alphaOf(path.join(out, result.file));
+    let moreOpaque = 0;
+    for (let i = 0; i < cut.data.length; i++) if (cut.data[i]! > input_.data[i]! + 1) moreOpaque++;
+    expect(moreOpaque).toBe(0);
+    // The people are still the subject, drawn as the ink draws them (light skin is faint ink),
+    // where a mask that ignored the input's alpha made them solid black shapes.
+    for (const face of FACES) {
+      let ink = 0;
+      let difference = 0;
+      let n = 0;
+      // The middle half of the box: all face, no edge of the subject.
+      for (let y = face.y + face.height / 4; y < face.y + (face.height * 3) / 4; y++) {
+        for (let x = face.x + face.width / 4; x < face.x + (face.width * 3) / 4; x++) {
+          ink += input_.at(x, y);
+          difference += Math.abs(cut.at(x, y) - input_.at(x, y));
+          n++;
+        }
+      }
+      // Solid black would differ from the ink by its lightness, 255 - ink.
+      expect(ink / n).toBeLessThan(230);
+      expect(difference / n).toBeLessThan(0.25 * (255 - ink / n));
+    }
+    // The wall is gone, as on the photo.
+    for (const [x, y] of [[20, 20], [480, 40], [620, 60]] as const) expect(cut.at(x, y)).toBeLessThan(30);
   });
 
   // (The mask output shares its code with model-card segmenters, tested in model-cards.test.ts.)

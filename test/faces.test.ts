@@ -94,6 +94,32 @@ describe('faces and anonymize', () => {
     expect(anonymized.get('no-people.jpg')).toMatchObject({ hidden: 0 });
   });
 
+  it('sees a transparent PNG as a viewer does: faces drawn by alpha alone are found, faces under fully transparent pixels are not', async () => {
+    const local = scratch();
+    const one = path.join(local, 'in');
+    mkdirSync(one);
+    const { data, info } = await sharp(path.join(SAMPLES, 'sample1.jpg')).resize(480).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    // Ink: black everywhere, the picture carried by alpha (as line art or a scan's ink layer is).
+    const ink = Buffer.alloc(data.length);
+    for (let i = 0; i < data.length; i += 4) ink[i + 3] = 255 - Math.round(0.299 * data[i]! + 0.587 * data[i + 1]! + 0.114 * data[i + 2]!);
+    await sharp(ink, { raw: { width: info.width, height: info.height, channels: 4 } }).png().toFile(path.join(one, 'ink.png'));
+    // The right-hand person erased to full transparency, the pixels under it left as they were.
+    const erased = Buffer.from(data);
+    for (let y = 0; y < info.height; y++) for (let x = 330; x < info.width; x++) erased[(y * info.width + x) * 4 + 3] = 0;
+    await sharp(erased, { raw: { width: info.width, height: info.height, channels: 4 } }).png().toFile(path.join(one, 'erased.png'));
+    for (const model of ['accurate', 'fast']) {
+      const ledger = path.join(local, `${model}.db`);
+      const run = await cli(['run', one, '--tasks', 'anonymize', '--faces-model', model, '--db', ledger, '--out', path.join(local, model), '--quiet']);
+      expect(run.code, run.stderr).toBe(0);
+      const found = results(ledger, 'faces');
+      expect(found.get('ink.png').count, model).toBe(3);
+      expect(results(ledger, 'anonymize').get('ink.png').hidden, model).toBe(3);
+      const visible = found.get('erased.png');
+      expect(visible.count, model).toBe(2);
+      for (const face of visible.faces.filter((f: any) => f.score >= 0.5)) expect(face.box.x + face.box.width / 2, model).toBeLessThan(330);
+    }
+  });
+
   it('fills faces with a colour, or pixelates them, on request', async () => {
     const local = scratch();
     const one = path.join(local, 'in');

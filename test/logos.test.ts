@@ -33,6 +33,9 @@ beforeAll(async () => {
     .composite([{ input: await sharp(path.join(LOGO_GALLERY, 'zephyra', 'logo.png')).resize(700).toBuffer(), left: 100, top: 120 }])
     .png()
     .toFile(path.join(input, 'sign.png'));
+  // Degenerate sizes: a 10000x10 strip (searched at 1024x1) and a single pixel.
+  await sharp({ create: { width: 10000, height: 10, channels: 3, background: '#336699' } }).png().toFile(path.join(input, 'strip.png'));
+  await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png().toFile(path.join(input, 'dot.png'));
   const run = await cli(['run', input, '--tasks', 'logos,ocr', '--logos-from', LOGO_GALLERY, '--db', db, '--quiet']);
   expect(run.code, run.stderr).toBe(0);
 }, 300_000);
@@ -53,6 +56,11 @@ describe('logos', () => {
     const results = taskResults(db, 'logos');
     expect(results.get('voltara.jpg')).toEqual({ count: 0, logos: [], textSearched: true });
     expect(results.get('no-logo.jpg').logos).toEqual([]);
+  });
+
+  it('answers "no logos" for an image too small to show one (a 10000x10 strip, one pixel), not an OpenCV error', () => {
+    const results = taskResults(db, 'logos');
+    for (const key of ['strip.png', 'dot.png']) expect(results.get(key), key).toEqual({ count: 0, logos: [], textSearched: true });
   });
 
   it('finds a sign both by its picture and by its name in the OCR text', () => {

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { nonMaxSuppression } from './boxes.js';
 import { modelFile } from './models.js';
-import { letterbox, toSource, type RawImage } from './image.js';
+import { letterbox, rgbOnWhite, toSource, type RawImage } from './image.js';
 import { loadGraphModelFiles, loadTfjs } from './tfjs.js';
 import { FACE_MODELS, type FaceModel } from './face-models.js';
 
@@ -60,7 +60,7 @@ async function createSsd(): Promise<Detector> {
   const tf = api.tf as unknown as { tensor3d(data: Uint8Array, shape: [number, number, number], dtype: 'int32'): { dispose(): void } };
 
   return async (image, minScore) => {
-    const tensor = tf.tensor3d(rgbOf(image), [image.height, image.width, 3], 'int32');
+    const tensor = tf.tensor3d(rgbOnWhite(image), [image.height, image.width, 3], 'int32');
     try {
       const detections = await api.detectAllFaces(tensor as never, new api.SsdMobilenetv1Options({ minConfidence: minScore, maxResults: 200 }));
       return detections.map((d) => ({ box: { x: d.box.x, y: d.box.y, width: d.box.width, height: d.box.height }, score: d.score }));
@@ -68,17 +68,6 @@ async function createSsd(): Promise<Detector> {
       tensor.dispose();
     }
   };
-}
-
-/** The detectors want RGB: alpha dropped (the caller's decode put transparency on a background). */
-function rgbOf(image: RawImage): Uint8Array {
-  const rgb = new Uint8Array(image.width * image.height * 3);
-  for (let i = 0, j = 0; i < image.data.length; i += 4, j += 3) {
-    rgb[j] = image.data[i]!;
-    rgb[j + 1] = image.data[i + 1]!;
-    rgb[j + 2] = image.data[i + 2]!;
-  }
-  return rgb;
 }
 
 const BLAZE_SIZE = 256;

@@ -114,6 +114,25 @@ export function greyThumbnail(image: RawImage, size: number): Buffer {
   return out;
 }
 
+/**
+ * The RGB a viewer sees: RGBA composited over white, as every other model input here is
+ * flattened. Dropping alpha instead shows what lies under transparency: black after a resize
+ * (libvips premultiplies), so dark ink drawn with alpha vanishes, or, unresized, whatever an
+ * editor left under erased pixels.
+ */
+export function rgbOnWhite(image: RawImage): Buffer {
+  const { data, width, height } = image;
+  const rgb = Buffer.allocUnsafe(width * height * 3);
+  for (let i = 0, j = 0; j < rgb.length; i += 4, j += 3) {
+    const alpha = data[i + 3]!;
+    const white = 255 - alpha;
+    rgb[j] = Math.round((data[i]! * alpha) / 255 + white);
+    rgb[j + 1] = Math.round((data[i + 1]! * alpha) / 255 + white);
+    rgb[j + 2] = Math.round((data[i + 2]! * alpha) / 255 + white);
+  }
+  return rgb;
+}
+
 export interface Letterboxed {
   /** `size` x `size` RGB pixels: the image fitted inside, centred, on black. */
   pixels: Buffer;
@@ -123,8 +142,8 @@ export interface Letterboxed {
 }
 
 /**
- * Fits an RGBA image inside a square model input without distorting it, as detectors trained
- * on letterboxed inputs expect. `toSource` maps model coordinates back to the image's pixels.
+ * Fits an RGBA image, flattened on white, inside a square model input without distorting it, as
+ * detectors trained on letterboxed inputs expect. `toSource` maps model coordinates back to the image's pixels.
  */
 export async function letterbox(image: RawImage, size: number): Promise<Letterboxed> {
   const scale = Math.min(size / image.width, size / image.height);
@@ -132,8 +151,7 @@ export async function letterbox(image: RawImage, size: number): Promise<Letterbo
   const height = Math.max(1, Math.round(image.height * scale));
   const padX = Math.floor((size - width) / 2);
   const padY = Math.floor((size - height) / 2);
-  const pixels = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 4 } })
-    .removeAlpha()
+  const pixels = await sharp(rgbOnWhite(image), { raw: { width: image.width, height: image.height, channels: 3 } })
     .resize(width, height, { fit: 'fill' })
     .extend({ top: padY, bottom: size - height - padY, left: padX, right: size - width - padX, background: '#000000' })
     .raw()

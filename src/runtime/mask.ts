@@ -54,6 +54,21 @@ export async function alphaAtFullSize(map: ProbabilityMap, placement: Placement,
   return alpha;
 }
 
+/**
+ * The subject's alpha within the image's own: a pixel the input already has transparent is not
+ * subject, whatever the model (which sees transparency flattened on white) makes of it. Without
+ * this, a cut-out of a PNG whose picture is carried by its alpha (dark ink or text on
+ * transparency, a soft shadow) came out as opaque black shapes, showing what lay under the
+ * transparent pixels. `alpha` is changed in place and returned.
+ */
+export async function withinImageAlpha(bytes: Buffer, alpha: Buffer, width: number, height: number): Promise<Buffer> {
+  if (!(await openImage(bytes).metadata()).hasAlpha) return alpha;
+  const own = await openImage(bytes).autoOrient().toColourspace('srgb').extractChannel(3).raw().toBuffer();
+  if (own.length !== width * height) throw new Error(`image alpha came out as ${own.length} bytes, expected ${width}x${height}`);
+  for (let i = 0; i < alpha.length; i++) alpha[i] = Math.round((alpha[i]! * own[i]!) / 255);
+  return alpha;
+}
+
 export interface Foreground {
   /** Share of the image that is foreground (mean alpha). */
   share: number;

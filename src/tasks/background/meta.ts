@@ -8,7 +8,7 @@ const OUTPUT = /^(cutout|mask|color:#[0-9a-fA-F]{6})$/;
 
 const background: TaskMeta = {
   name: 'background',
-  version: 1,
+  version: 2,
   description: 'background removal (IS-Net salient object, or people-only selfie segmentation): cut-out, mask or colour fill at full resolution',
   needs: [],
   // Single-threaded sessions, one per core up to 4. BENCHMARKS.md, suite concurrency (2 cores):

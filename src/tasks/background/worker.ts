@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Handler, JobInput, WorkerContext } from '../contract.js';
 import { imageSuffix } from '../../runtime/artifacts.js';
-import { alphaAtFullSize, foregroundOf, renderMaskOutput, type MaskOutput, type ProbabilityMap } from '../../runtime/mask.js';
+import { alphaAtFullSize, foregroundOf, withinImageAlpha, renderMaskOutput, type MaskOutput, type ProbabilityMap } from '../../runtime/mask.js';
 import { modelFile } from '../../runtime/models.js';
 import { loadOnnxSession, loadOrt } from '../../runtime/onnx.js';
 import { imageToTensor, type InputSpec, type Placement } from '../../runtime/tensor.js';
@@ -83,7 +83,7 @@ export async function createHandler(context: WorkerContext): Promise<Handler> {
     }
     const { map, placement, spec } = await (await segmenter)(job.bytes);
     const { width, height } = placement;
-    const alpha = await alphaAtFullSize(map, placement, spec.width, spec.height);
+    const alpha = await withinImageAlpha(job.bytes, await alphaAtFullSize(map, placement, spec.width, spec.height), width, height);
     const foreground = foregroundOf(alpha, width, height);
     const output = maskOutput(options.output, options.format);
     const encoded = await renderMaskOutput(job.bytes, alpha, width, height, output);

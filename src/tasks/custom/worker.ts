@@ -4,7 +4,7 @@
  */
 import type { Handler, JobInput, JobOutput, WorkerContext } from '../contract.js';
 import { imageSuffix } from '../../runtime/artifacts.js';
-import { alphaAtFullSize, foregroundOf, renderMaskOutput } from '../../runtime/mask.js';
+import { alphaAtFullSize, foregroundOf, renderMaskOutput, withinImageAlpha } from '../../runtime/mask.js';
 import { loadOnnxSession, loadOrt } from '../../runtime/onnx.js';
 import { imageToTensor, type ModelInput } from '../../runtime/tensor.js';
 import type { ModelCard } from './card.js';
@@ -30,7 +30,7 @@ function decoderFor(card: ModelCard, outputNames: readonly string[]): Decode {
       return async (outputs, input, job) => {
         const { map, classShares } = segment(only(outputs, output.name), output.activation, output.backgroundIndex, card.input.layout);
         const { width, height } = input.placement;
-        const alpha = await alphaAtFullSize(map, input.placement, card.input.width, card.input.height);
+        const alpha = await withinImageAlpha(job.bytes, await alphaAtFullSize(map, input.placement, card.input.width, card.input.height), width, height);
         const foreground = foregroundOf(alpha, width, height);
         const artefact = job.options.output as 'mask' | 'cutout' | 'none';
         const file = artefact === 'none' ? undefined : await job.artifacts.write(await renderMaskOutput(job.bytes, alpha, width, height, { kind: artefact }), imageSuffix(job.key, 'png'));

@@ -3,7 +3,7 @@ import { FACE_MODELS, type FaceModel } from '../../runtime/face-models.js';
 
 const faces: TaskMeta = {
   name: 'faces',
-  version: 1,
+  version: 2,
   description: 'face detection: boxes in upright original pixels, scores, count, landmarks with the fast model (SSD MobileNetV1 or BlazeFace)',
   needs: [],
   // One worker per thread of the budget: TensorFlow.js on WebAssembly runs one thread per worker in

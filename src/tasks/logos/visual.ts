@@ -187,7 +187,15 @@ export function deleteReference(reference: Reference): void {
   reference.coarse.field.delete();
 }
 
-export async function loadScene(cv: OpenCv, bytes: Buffer, uprightWidth: number): Promise<Scene> {
+/**
+ * Below this many pixels on a side (as searched, fitted inside SCENE_SIDE) a photo cannot show a
+ * recognisable logo, and OpenCV's pyramids fail outright on a side of 1 px (a 10000x10 strip
+ * becomes 1024x1): such an image is not searched by picture.
+ */
+export const MIN_SCENE_SIDE = 16;
+
+/** The photo as searched; undefined when it is too small to search (MIN_SCENE_SIDE). */
+export async function loadScene(cv: OpenCv, bytes: Buffer, uprightWidth: number): Promise<Scene | undefined> {
   const { data, info } = await openImage(bytes)
     .autoOrient()
     .resize(SCENE_SIDE, SCENE_SIDE, { fit: 'inside', withoutEnlargement: true })
@@ -195,6 +203,7 @@ export async function loadScene(cv: OpenCv, bytes: Buffer, uprightWidth: number)
     .greyscale()
     .raw()
     .toBuffer({ resolveWithObject: true });
+  if (Math.min(info.width, info.height) < MIN_SCENE_SIDE) return undefined;
   const grey = greyMat(cv, data, info.width, info.height);
   const small = halve(cv, grey);
   try {

@@ -77,13 +77,15 @@ export async function createHandler(_context: WorkerContext): Promise<Handler> {
     const [width] = uprightSize(header.width ?? 0, header.height ?? 0, header.orientation);
     const scene = await loadScene(cv, job.bytes, width);
     const found: LogoDetection[] = [];
-    try {
-      for (const reference of references) {
-        const match = findReference(cv, matcher, reference, scene, options['min-score']);
-        if (match) found.push({ brand: match.brand, score: match.score, box: match.box, method: 'visual' });
+    if (scene) {
+      try {
+        for (const reference of references) {
+          const match = findReference(cv, matcher, reference, scene, options['min-score']);
+          if (match) found.push({ brand: match.brand, score: match.score, box: match.box, method: 'visual' });
+        }
+      } finally {
+        deleteScene(scene);
       }
-    } finally {
-      deleteScene(scene);
     }
     // One place shows one logo: several references of a brand may find it, and a brand sharing
     // letters or shapes with it may fit it partly. Keep the best; drop weaker detections that
