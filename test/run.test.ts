@@ -204,7 +204,7 @@ describe('imgpipe run', () => {
       { key: 'good.png', state: 'done', error_code: null, error_message: null },
     ]);
     const warnings = events(result.stdout).filter((event) => event.event === 'warning').map((event) => event.message);
-    expect(warnings).toEqual([expect.stringMatching(/photos-\uFFFDt\uFFFD: folder skipped: its name is not valid UTF-8 \(photos-\\xe9t\\xe9\)/)]);
+    expect(warnings).toEqual([expect.stringMatching(/photos-\uFFFDt\uFFFD: unreadable folder: its name is not valid UTF-8 \(photos-\\xe9t\\xe9\)/)]);
   });
 
   it('--json: stdout is only JSON lines, and every field of every event is in the README\'s table of events', async () => {
