@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cli, scratch, sha256File, summaryOf, taskResults as results } from './helpers.js';
+import { cli, query, scratch, sha256File, summaryOf, taskResults as results } from './helpers.js';
 import { writeOnnxModel } from './onnx-models.js';
 
 const work = scratch('imgpipe-cards-');
@@ -82,6 +82,24 @@ beforeAll(async () => {
     outputs: [{ name: 'mask', shape: [1, 1, 32, 32] }],
     nodes: [{ op: 'Slice', inputs: ['x', 'starts', 'ends', 'axes'], outputs: ['mask'] }],
     int64s: { starts: [0], ends: [1], axes: [1] },
+  });
+  // The classifier again with every dimension free: a wrong layout or label list shows only at inference.
+  writeOnnxModel(path.join(cards, 'mean-free.onnx'), {
+    input: { name: 'pixels', shape: ['batch', 'channels', 'height', 'width'] },
+    outputs: [{ name: 'logits', shape: ['batch', 'classes'] }],
+    nodes: [{ op: 'ReduceMean', inputs: ['pixels'], outputs: ['logits'], ints: { axes: [2, 3] }, int: { keepdims: 0 } }],
+  });
+  // A "YOLO" output whose sides follow the input's free size: [1,32,32] from a 32x32 input.
+  writeOnnxModel(path.join(cards, 'yolo-free.onnx'), {
+    input: { name: 'images', shape: ['batch', 3, 'height', 'width'] },
+    outputs: [{ name: 'output0', shape: ['batch', 'height', 'width'] }],
+    nodes: [{ op: 'ReduceMean', inputs: ['images'], outputs: ['output0'], ints: { axes: [1] }, int: { keepdims: 0 } }],
+  });
+  // Segmenter with a 3-class map: the pixels' own channels.
+  writeOnnxModel(path.join(cards, 'rgb-classes.onnx'), {
+    input: { name: 'x', shape: [1, 3, 32, 32] },
+    outputs: [{ name: 'classes', shape: [1, 3, 32, 32] }],
+    nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['classes'] }],
   });
   // Embedder: the mean colour as a 3-d vector.
   writeOnnxModel(path.join(cards, 'embed.onnx'), {
@@ -303,9 +321,44 @@ describe('model cards', () => {
     await refuse(classifier({ kind: 'ranker' }), /kind: expected one of classifier, detector, segmenter, embedder/);
     writeFileSync(path.join(cards, 'junk.onnx'), 'not a model');
     await refuse(classifier({ model: 'junk.onnx' }), /model: onnxruntime cannot load/);
+    // Labels that do not fit a detector's or a segmenter's classes would name them wrongly (a YOLO
+    // output's layout is even told by its label count): refused like a classifier's.
+    const yolo = (labels: string[]) => ({ id: 'parts', kind: 'detector', model: 'yolo.onnx', input: { size: 32, layout: 'NCHW', resize: 'stretch' }, output: { format: 'yolo' }, labels });
+    await refuse(yolo(['a', 'b', 'c']), /labels: 3 labels do not fit the YOLO output output0 \[1,6,2\]: it needs 4 \+ 3 = 7 features/);
+    await refuse(yolo(['a']), /labels: 1 labels do not fit the YOLO output output0 \[1,6,2\]/);
+    const boxes = { id: 'boxes', kind: 'detector', model: 'boxes.onnx', input: { size: 64, layout: 'NCHW', resize: 'stretch' }, output: { format: 'boxes-scores', boxes: 'boxes', scores: 'scores' } };
+    await refuse({ ...boxes, labels: ['a', 'b', 'c', 'd'] }, /labels: 4 labels for a model with 2 classes \(scores \[1,3,2\]\)/);
+    const segmenter = { id: 'regions', kind: 'segmenter', model: 'rgb-classes.onnx', input: { size: 32, layout: 'NCHW', resize: 'stretch' } };
+    await refuse({ ...segmenter, output: { activation: 'softmax' }, labels: ['sky', 'grass'] }, /labels: 2 labels for a model with 3 classes \(classes \[1,3,32,32\]\)/);
+    await refuse({ ...segmenter, output: { activation: 'softmax', backgroundIndex: 3 } }, /output\.backgroundIndex: 3 is beyond the 3 classes of classes \[1,3,32,32\]/);
     const missing = await cli(['run', images, '--model-card', path.join(cards, 'nope.json'), '--db', db]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--model-card: cannot read .*nope\.json: ENOENT/);
     expect(() => readFileSync(db)).toThrow();
+  });
+
+  it('fails an image, saying why, when only inference shows that the labels do not fit (a model with free dimensions)', async () => {
+    const db = path.join(work, 'free.db');
+    const brown = path.join(images, 'brown.png');
+    const failure = async (body: Record<string, unknown>, message: RegExp) => {
+      const run = await cli(['run', brown, '--model-card', card(String(body.id), body), '--tasks', String(body.id), '--db', db, '--quiet']);
+      expect(run.code, run.stderr).toBe(1);
+      const [row] = query<{ state: string; error_code: string; error_message: string }>(db, `SELECT state, error_code, error_message FROM jobs WHERE task = ?`, body.id);
+      expect(row).toMatchObject({ state: 'failed', error_code: 'E_TASK' });
+      expect(row!.error_message).toMatch(message);
+      expect(row!.error_message).toMatch(/shows only at inference \(check the card's labels and input\.layout\)/);
+    };
+    const free = { kind: 'classifier', model: 'mean-free.onnx', output: { activation: 'softmax' }, labels: ['red', 'green', 'blue'] };
+    // NHWC given to an NCHW model that takes any shape: its "classes" are the 16 rows of the image.
+    await failure({ ...free, id: 'free-layout', input: { size: 16, layout: 'NHWC', resize: 'stretch' } }, /^labels: 3 labels for a model with 16 classes \(logits \[1,16\]\)/);
+    await failure({ ...free, id: 'free-labels', input: { size: 16, layout: 'NCHW', resize: 'stretch' }, labels: ['red', 'green', 'blue', 'alpha'] }, /^labels: 4 labels for a model with 3 classes/);
+    await failure(
+      { id: 'free-yolo', kind: 'detector', model: 'yolo-free.onnx', input: { size: 32, layout: 'NCHW', resize: 'stretch' }, output: { format: 'yolo' }, labels: ['cat', 'dog', 'bird'] },
+      /^labels: 3 labels do not fit the YOLO output output0 \[1,32,32\]/,
+    );
+    // The same cards with fitting labels and layout decode as the fixed models do.
+    const right = await cli(['run', brown, '--model-card', card('free-right', { ...free, id: 'free-right', input: { size: 16, layout: 'NCHW', resize: 'stretch' } }), '--tasks', 'free-right', '--db', db, '--quiet']);
+    expect(right.code, right.stderr).toBe(0);
+    expect(results(db, 'free-right').get('brown.png').top.label).toBe('red');
   });
 });
