@@ -326,6 +326,12 @@ describe('model cards', () => {
     const yolo = (labels: string[]) => ({ id: 'parts', kind: 'detector', model: 'yolo.onnx', input: { size: 32, layout: 'NCHW', resize: 'stretch' }, output: { format: 'yolo' }, labels });
     await refuse(yolo(['a', 'b', 'c']), /labels: 3 labels do not fit the YOLO output output0 \[1,6,2\]: it needs 4 \+ 3 = 7 features/);
     await refuse(yolo(['a']), /labels: 1 labels do not fit the YOLO output output0 \[1,6,2\]/);
+    // A detector card on a model that gives no boxes (here the classifier's [1,3] logits).
+    await refuse({ ...yolo([]), model: 'mean.onnx', input: { size: 16, layout: 'NCHW', resize: 'stretch' } }, /output\.format: logits is \[1,3\]; a YOLO output is \[1,4\+C,N\]/);
+    await refuse(
+      { ...yolo([]), model: 'mean.onnx', input: { size: 16, layout: 'NCHW', resize: 'stretch' }, output: { format: 'boxes-scores', boxes: 'logits', scores: 'logits' } },
+      /output\.boxes: logits is \[1,3\]; a boxes-scores detector's boxes are \[1,N,4\]/,
+    );
     const boxes = { id: 'boxes', kind: 'detector', model: 'boxes.onnx', input: { size: 64, layout: 'NCHW', resize: 'stretch' }, output: { format: 'boxes-scores', boxes: 'boxes', scores: 'scores' } };
     await refuse({ ...boxes, labels: ['a', 'b', 'c', 'd'] }, /labels: 4 labels for a model with 2 classes \(scores \[1,3,2\]\)/);
     const segmenter = { id: 'regions', kind: 'segmenter', model: 'rgb-classes.onnx', input: { size: 32, layout: 'NCHW', resize: 'stretch' } };

@@ -25,6 +25,9 @@ export function pickTensor(where: string, field: string, name: string | undefine
   return tensors[0]!;
 }
 
+/** A tensor whose rank the model declares (an empty shape: the model says nothing of it). */
+const known = (tensor: TensorInfo): boolean => tensor.shape.length > 0;
+
 const fixed = (dim: number | string | undefined): dim is number => typeof dim === 'number' && dim > 0;
 
 /** Why the card's model is not the file the card describes (its sha256 differs), or undefined. */
@@ -76,6 +79,11 @@ function checkOutputs(where: string, card: ModelCard, outputs: readonly TensorIn
   };
   if (output.kind === 'detector' && output.format === 'boxes-scores') {
     for (const field of ['boxes', 'scores', 'classes'] as const) if (output[field] !== undefined) pickTensor(where, `output.${field}`, output[field], outputs);
+    const boxes = pickTensor(where, 'output.boxes', output.boxes, outputs);
+    const side = boxes.shape[boxes.shape.length - 1];
+    if (known(boxes) && (boxes.shape.length !== 3 || (fixed(side) && side !== 4))) {
+      throw new UsageError(`${where}: output.boxes: ${boxes.name} is [${boxes.shape.join(',')}]; a boxes-scores detector's boxes are [1,N,4]`);
+    }
     const scores = pickTensor(where, 'output.scores', output.scores, outputs);
     const classes = scores.shape[2];
     // [1,N] scores (with a classes tensor) have no class dimension; [1,N,1] is one class.
@@ -88,11 +96,15 @@ function checkOutputs(where: string, card: ModelCard, outputs: readonly TensorIn
     // Every dimension after the batch holds a class: [1,C], or [1,C,1,1] from a convolutional head.
     const rest = dims.slice(1);
     if (rest.every(fixed)) refuse(labelsProblem(labels, rest.reduce((a, b) => a * b, 1), tensor.name, dims));
-  } else if (output.kind === 'detector' && labels > 0 && dims.length === 3) {
+  } else if (output.kind === 'detector') {
+    if (known(tensor) && dims.length !== 3) throw new UsageError(`${where}: output.format: ${tensor.name} is [${dims.join(',')}]; a YOLO output is [1,4+C,N], [1,N,4+C] or [1,N,5+C]`);
     const [, a, b] = dims;
+    if (labels === 0) return;
     const fits = a === 4 + labels || b === 4 + labels || b === 5 + labels;
     // The box count is free in many exports ([1,84,'anchors']): the fixed side must be the features.
     if (!fits && (fixed(a) || fixed(b))) refuse(yoloProblem(labels, tensor.name, dims));
+  } else if (output.kind === 'segmenter' && known(tensor) && (dims.length < 2 || dims.length > 4)) {
+    throw new UsageError(`${where}: output.name: ${tensor.name} is [${dims.join(',')}]; a segmenter's map is [1,1,H,W], [1,H,W,1], [1,H,W], [H,W] or, multi-class, [1,C,H,W] (NCHW) / [1,H,W,C] (NHWC)`);
   } else if (output.kind === 'segmenter' && dims.length === 4) {
     const channels = card.input.layout === 'NCHW' ? dims[1] : dims[3];
     if (fixed(channels) && channels > 1) {
