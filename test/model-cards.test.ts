@@ -268,6 +268,13 @@ describe('model cards', () => {
     const norm = Math.hypot(200, 100, 50);
     expect(Array.from(vector).map((v) => Number(v.toFixed(4)))).toEqual([200 / norm, 100 / norm, 50 / norm].map((v) => Number(v.toFixed(4))));
     expect(JSON.parse(row.result).dims).toBe(3);
+
+    // Its vectors are what duplicates compares; one vector makes no pair, and no warning about
+    // how surely pairs are found.
+    const alone = await cli(['duplicates', '--db', db, '--by', 'embedding', '--embedding-task', 'colour-vec']);
+    expect(alone.code, alone.stderr).toBe(0);
+    expect(alone.stderr).toBe('');
+    expect(alone.stdout).toMatch(/^0 groups of exact duplicates, 0 groups of similar images \(cosine >= 0\.9\)/);
   });
 
   it('lists card tasks in imgpipe tasks and imgpipe models', async () => {
