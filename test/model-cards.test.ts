@@ -101,6 +101,13 @@ beforeAll(async () => {
     outputs: [{ name: 'classes', shape: [1, 3, 32, 32] }],
     nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['classes'] }],
   });
+  // A classifier that fails on every image: its free input size cannot be reshaped to [1,300].
+  writeOnnxModel(path.join(cards, 'reshape.onnx'), {
+    input: { name: 'x', shape: [1, 3, 'height', 'width'] },
+    outputs: [{ name: 'logits', shape: [1, 300] }],
+    nodes: [{ op: 'Reshape', inputs: ['x', 'shape'], outputs: ['logits'] }],
+    int64s: { shape: [1, 300] },
+  });
   // Embedder: the mean colour as a 3-d vector.
   writeOnnxModel(path.join(cards, 'embed.onnx'), {
     input: { name: 'x', shape: [1, 3, 8, 8] },
@@ -373,5 +380,19 @@ describe('model cards', () => {
     const right = await cli(['run', brown, '--model-card', card('free-right', { ...free, id: 'free-right', input: { size: 16, layout: 'NCHW', resize: 'stretch' } }), '--tasks', 'free-right', '--db', db, '--quiet']);
     expect(right.code, right.stderr).toBe(0);
     expect(results(db, 'free-right').get('brown.png').top.label).toBe('red');
+  });
+
+  it('a model that fails on an image fails that job with onnxruntime\'s reason, and writes nothing of its own to stderr', async () => {
+    const db = path.join(work, 'reshape.db');
+    const file = card('reshape', { id: 'reshape', kind: 'classifier', model: 'reshape.onnx', input: { size: 16, layout: 'NCHW', resize: 'stretch' }, output: {} });
+    const run = await cli(['run', path.join(images, 'brown.png'), '--model-card', file, '--tasks', 'reshape', '--db', db, '--log-format', 'json']);
+    expect(run.code, run.stderr).toBe(1);
+    const [row] = query<{ error_code: string; error_message: string }>(db, `SELECT error_code, error_message FROM jobs WHERE task = 'reshape'`);
+    expect(row!.error_code).toBe('E_TASK');
+    expect(row!.error_message).toMatch(/cannot be reshaped to the requested shape/);
+    // The JSON log owns stderr: every line is one of its objects, none onnxruntime's own.
+    const lines = run.stderr.trim().split('\n');
+    for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+    expect(lines.map((line) => JSON.parse(line).event)).toContain('job_failed');
   });
 });
