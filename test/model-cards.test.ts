@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cli, scratch, sha256File, summaryOf, taskResults as results } from './helpers.js';
+import { cli, query, scratch, sha256File, summaryOf, taskResults as results } from './helpers.js';
 import { writeOnnxModel } from './onnx-models.js';
 
 const work = scratch('imgpipe-cards-');
@@ -82,6 +82,31 @@ beforeAll(async () => {
     outputs: [{ name: 'mask', shape: [1, 1, 32, 32] }],
     nodes: [{ op: 'Slice', inputs: ['x', 'starts', 'ends', 'axes'], outputs: ['mask'] }],
     int64s: { starts: [0], ends: [1], axes: [1] },
+  });
+  // The classifier again with every dimension free: a wrong layout or label list shows only at inference.
+  writeOnnxModel(path.join(cards, 'mean-free.onnx'), {
+    input: { name: 'pixels', shape: ['batch', 'channels', 'height', 'width'] },
+    outputs: [{ name: 'logits', shape: ['batch', 'classes'] }],
+    nodes: [{ op: 'ReduceMean', inputs: ['pixels'], outputs: ['logits'], ints: { axes: [2, 3] }, int: { keepdims: 0 } }],
+  });
+  // A "YOLO" output whose sides follow the input's free size: [1,32,32] from a 32x32 input.
+  writeOnnxModel(path.join(cards, 'yolo-free.onnx'), {
+    input: { name: 'images', shape: ['batch', 3, 'height', 'width'] },
+    outputs: [{ name: 'output0', shape: ['batch', 'height', 'width'] }],
+    nodes: [{ op: 'ReduceMean', inputs: ['images'], outputs: ['output0'], ints: { axes: [1] }, int: { keepdims: 0 } }],
+  });
+  // Segmenter with a 3-class map: the pixels' own channels.
+  writeOnnxModel(path.join(cards, 'rgb-classes.onnx'), {
+    input: { name: 'x', shape: [1, 3, 32, 32] },
+    outputs: [{ name: 'classes', shape: [1, 3, 32, 32] }],
+    nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['classes'] }],
+  });
+  // A classifier that fails on every image: its free input size cannot be reshaped to [1,300].
+  writeOnnxModel(path.join(cards, 'reshape.onnx'), {
+    input: { name: 'x', shape: [1, 3, 'height', 'width'] },
+    outputs: [{ name: 'logits', shape: [1, 300] }],
+    nodes: [{ op: 'Reshape', inputs: ['x', 'shape'], outputs: ['logits'] }],
+    int64s: { shape: [1, 300] },
   });
   // Embedder: the mean colour as a 3-d vector.
   writeOnnxModel(path.join(cards, 'embed.onnx'), {
@@ -250,6 +275,13 @@ describe('model cards', () => {
     const norm = Math.hypot(200, 100, 50);
     expect(Array.from(vector).map((v) => Number(v.toFixed(4)))).toEqual([200 / norm, 100 / norm, 50 / norm].map((v) => Number(v.toFixed(4))));
     expect(JSON.parse(row.result).dims).toBe(3);
+
+    // Its vectors are what duplicates compares; one vector makes no pair, and no warning about
+    // how surely pairs are found.
+    const alone = await cli(['duplicates', '--db', db, '--by', 'embedding', '--embedding-task', 'colour-vec']);
+    expect(alone.code, alone.stderr).toBe(0);
+    expect(alone.stderr).toBe('');
+    expect(alone.stdout).toMatch(/^0 groups of exact duplicates, 0 groups of similar images \(cosine >= 0\.9\)/);
   });
 
   it('lists card tasks in imgpipe tasks and imgpipe models', async () => {
@@ -303,9 +335,64 @@ describe('model cards', () => {
     await refuse(classifier({ kind: 'ranker' }), /kind: expected one of classifier, detector, segmenter, embedder/);
     writeFileSync(path.join(cards, 'junk.onnx'), 'not a model');
     await refuse(classifier({ model: 'junk.onnx' }), /model: onnxruntime cannot load/);
+    // Labels that do not fit a detector's or a segmenter's classes would name them wrongly (a YOLO
+    // output's layout is even told by its label count): refused like a classifier's.
+    const yolo = (labels: string[]) => ({ id: 'parts', kind: 'detector', model: 'yolo.onnx', input: { size: 32, layout: 'NCHW', resize: 'stretch' }, output: { format: 'yolo' }, labels });
+    await refuse(yolo(['a', 'b', 'c']), /labels: 3 labels do not fit the YOLO output output0 \[1,6,2\]: it needs 4 \+ 3 = 7 features/);
+    await refuse(yolo(['a']), /labels: 1 labels do not fit the YOLO output output0 \[1,6,2\]/);
+    // A detector card on a model that gives no boxes (here the classifier's [1,3] logits).
+    await refuse({ ...yolo([]), model: 'mean.onnx', input: { size: 16, layout: 'NCHW', resize: 'stretch' } }, /output\.format: logits is \[1,3\]; a YOLO output is \[1,4\+C,N\]/);
+    await refuse(
+      { ...yolo([]), model: 'mean.onnx', input: { size: 16, layout: 'NCHW', resize: 'stretch' }, output: { format: 'boxes-scores', boxes: 'logits', scores: 'logits' } },
+      /output\.boxes: logits is \[1,3\]; a boxes-scores detector's boxes are \[1,N,4\]/,
+    );
+    const boxes = { id: 'boxes', kind: 'detector', model: 'boxes.onnx', input: { size: 64, layout: 'NCHW', resize: 'stretch' }, output: { format: 'boxes-scores', boxes: 'boxes', scores: 'scores' } };
+    await refuse({ ...boxes, labels: ['a', 'b', 'c', 'd'] }, /labels: 4 labels for a model with 2 classes \(scores \[1,3,2\]\)/);
+    const segmenter = { id: 'regions', kind: 'segmenter', model: 'rgb-classes.onnx', input: { size: 32, layout: 'NCHW', resize: 'stretch' } };
+    await refuse({ ...segmenter, output: { activation: 'softmax' }, labels: ['sky', 'grass'] }, /labels: 2 labels for a model with 3 classes \(classes \[1,3,32,32\]\)/);
+    await refuse({ ...segmenter, output: { activation: 'softmax', backgroundIndex: 3 } }, /output\.backgroundIndex: 3 is beyond the 3 classes of classes \[1,3,32,32\]/);
     const missing = await cli(['run', images, '--model-card', path.join(cards, 'nope.json'), '--db', db]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--model-card: cannot read .*nope\.json: ENOENT/);
     expect(() => readFileSync(db)).toThrow();
+  });
+
+  it('fails an image, saying why, when only inference shows that the labels do not fit (a model with free dimensions)', async () => {
+    const db = path.join(work, 'free.db');
+    const brown = path.join(images, 'brown.png');
+    const failure = async (body: Record<string, unknown>, message: RegExp) => {
+      const run = await cli(['run', brown, '--model-card', card(String(body.id), body), '--tasks', String(body.id), '--db', db, '--quiet']);
+      expect(run.code, run.stderr).toBe(1);
+      const [row] = query<{ state: string; error_code: string; error_message: string }>(db, `SELECT state, error_code, error_message FROM jobs WHERE task = ?`, body.id);
+      expect(row).toMatchObject({ state: 'failed', error_code: 'E_TASK' });
+      expect(row!.error_message).toMatch(message);
+      expect(row!.error_message).toMatch(/shows only at inference \(check the card's labels and input\.layout\)/);
+    };
+    const free = { kind: 'classifier', model: 'mean-free.onnx', output: { activation: 'softmax' }, labels: ['red', 'green', 'blue'] };
+    // NHWC given to an NCHW model that takes any shape: its "classes" are the 16 rows of the image.
+    await failure({ ...free, id: 'free-layout', input: { size: 16, layout: 'NHWC', resize: 'stretch' } }, /^labels: 3 labels for a model with 16 classes \(logits \[1,16\]\)/);
+    await failure({ ...free, id: 'free-labels', input: { size: 16, layout: 'NCHW', resize: 'stretch' }, labels: ['red', 'green', 'blue', 'alpha'] }, /^labels: 4 labels for a model with 3 classes/);
+    await failure(
+      { id: 'free-yolo', kind: 'detector', model: 'yolo-free.onnx', input: { size: 32, layout: 'NCHW', resize: 'stretch' }, output: { format: 'yolo' }, labels: ['cat', 'dog', 'bird'] },
+      /^labels: 3 labels do not fit the YOLO output output0 \[1,32,32\]/,
+    );
+    // The same cards with fitting labels and layout decode as the fixed models do.
+    const right = await cli(['run', brown, '--model-card', card('free-right', { ...free, id: 'free-right', input: { size: 16, layout: 'NCHW', resize: 'stretch' } }), '--tasks', 'free-right', '--db', db, '--quiet']);
+    expect(right.code, right.stderr).toBe(0);
+    expect(results(db, 'free-right').get('brown.png').top.label).toBe('red');
+  });
+
+  it('a model that fails on an image fails that job with onnxruntime\'s reason, and writes nothing of its own to stderr', async () => {
+    const db = path.join(work, 'reshape.db');
+    const file = card('reshape', { id: 'reshape', kind: 'classifier', model: 'reshape.onnx', input: { size: 16, layout: 'NCHW', resize: 'stretch' }, output: {} });
+    const run = await cli(['run', path.join(images, 'brown.png'), '--model-card', file, '--tasks', 'reshape', '--db', db, '--log-format', 'json']);
+    expect(run.code, run.stderr).toBe(1);
+    const [row] = query<{ error_code: string; error_message: string }>(db, `SELECT error_code, error_message FROM jobs WHERE task = 'reshape'`);
+    expect(row!.error_code).toBe('E_TASK');
+    expect(row!.error_message).toMatch(/cannot be reshaped to the requested shape/);
+    // The JSON log owns stderr: every line is one of its objects, none onnxruntime's own.
+    const lines = run.stderr.trim().split('\n');
+    for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+    expect(lines.map((line) => JSON.parse(line).event)).toContain('job_failed');
   });
 });

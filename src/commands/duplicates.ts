@@ -125,7 +125,8 @@ export function duplicatesCommand(): Command {
           }
           if (contents.length === 0) missing.push(`no vectors of task ${embeddingTask} in this ledger: run it to find similar images by embedding`);
           const { groups: found, stats } = similarGroups(data.subarray(0, contents.length * dims), dims, similarity);
-          if (stats.recall < 0.95) {
+          // Fewer than two vectors make no pair to miss (and one, centred on itself, has no spread).
+          if (contents.length >= 2 && stats.recall < 0.95) {
             process.stderr.write(`imgpipe: warning: these embeddings are so alike that a pair at cosine ${similarity} is found with probability ${stats.recall.toFixed(2)} only; a higher --similarity is found more surely\n`);
           }
           for (const group of found) groups.push({ kind: 'similar', keys: group.members.flatMap((i) => contents[i]!).sort(), similarity: group.minSimilarity });

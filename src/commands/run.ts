@@ -42,7 +42,7 @@ export function runCommand(): Command {
     .argument('[inputs...]', 'directories, files, globs, manifests, or - for stdin')
     .option('-t, --tasks <list>', `comma-separated tasks (default: ${DEFAULT_TASKS.join(',')}; see imgpipe tasks)`)
     .option('--db <file>', `the ledger (default: ${DEFAULT_DB})`)
-    .option('-o, --out <dir>', `where artefacts are written, neither an input folder nor one that holds it (default: ${DEFAULT_OUT})`)
+    .option('-o, --out <dir>', `where artefacts are written, as DIR/<task>/<key>; an input folder may be neither DIR nor inside DIR/<task> of a task of the run (default: ${DEFAULT_OUT})`)
     .option('-c, --concurrency <task=N,...>', 'worker threads per task pool (default: each task\'s own, within --threads)')
     .option('--threads <n>', 'total thread budget for all pools (default: the number of cores)')
     .option('--shard <i/n>', 'process only shard I of N (1-based); shards are stable across machines')

@@ -29,6 +29,10 @@ export async function loadOnnxSession(model: string | Uint8Array, threads: numbe
     // 2 GB with it and stays near 270 MB without, for one image at a time.
     enableCpuMemArena: false,
     enableMemPattern: false,
+    // Fatal only: onnxruntime otherwise writes its own coloured lines to stderr for an error it
+    // also throws (a node failing on an image), which the job reports anyway, one line, with its
+    // code; stray lines would break a JSON log on stderr and `--json`'s quiet stderr.
+    logSeverityLevel: 4,
   };
   return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
 }

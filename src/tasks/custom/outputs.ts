@@ -38,6 +38,28 @@ const round1 = (value: number): number => Math.round(value * 10) / 10;
 
 export const labelOf = (labels: readonly string[], index: number): string => labels[index] ?? `class ${index}`;
 
+/**
+ * Why a card's labels cannot name a model's classes, or undefined (a card without labels names
+ * them by index). The start-up check asks it of the model's declared shapes; decoding asks it
+ * again of the outputs themselves, since a dimension the model leaves free (or a wrong
+ * `input.layout` on a model that accepts any shape) shows only at inference, and a label list
+ * that does not fit would otherwise name classes wrongly without a word.
+ */
+export function labelsProblem(labels: number, classes: number, tensor: string, dims: readonly (number | string)[]): string | undefined {
+  if (labels === 0 || labels === classes) return undefined;
+  return `labels: ${labels} labels for a model with ${classes} classes (${tensor} [${dims.join(',')}])`;
+}
+
+/** The features of one YOLO box for `classes` labels: 4 + C (YOLOv8 and later) or 5 + C (YOLOv5). */
+export function yoloProblem(labels: number, tensor: string, dims: readonly (number | string)[]): string {
+  return `labels: ${labels} labels do not fit the YOLO output ${tensor} [${dims.join(',')}]: it needs 4 + ${labels} = ${4 + labels} features a box ([1,${4 + labels},N] or [1,N,${4 + labels}]) or, YOLOv5, 5 + ${labels} = ${5 + labels} ([1,N,${5 + labels}])`;
+}
+
+/** Thrown while decoding: the message says why it was not caught at start-up. */
+function atInference(problem: string): Error {
+  return new Error(`${problem}; the model's declared shape left this open, so it shows only at inference (check the card's labels and input.layout)`);
+}
+
 export interface Classification {
   label: string;
   index: number;
@@ -51,7 +73,9 @@ export interface ClassifierResult {
   classes: Classification[];
 }
 
-export function classify(tensor: OutputTensor, output: ClassifierOutput, labels: readonly string[], top: number, minScore: number): ClassifierResult {
+export function classify(tensor: OutputTensor, output: ClassifierOutput, labels: readonly string[], top: number, minScore: number, name = 'output'): ClassifierResult {
+  const problem = labelsProblem(labels.length, tensor.data.length, name, tensor.dims);
+  if (problem) throw atInference(problem);
   const scores = activate(tensor.data, output.activation);
   const ranked = Array.from(scores, (score, index) => ({ label: labelOf(labels, index), index, score: round3(score) })).sort((a, b) => b.score - a.score);
   return { top: ranked[0]!, classes: ranked.filter((c) => c.score >= minScore).slice(0, top) };
@@ -85,10 +109,12 @@ interface Candidate {
 }
 
 /** Candidates from a boxes tensor [1,N,4] and a scores tensor [1,N,C] or [1,N] (+ classes [1,N]). */
-function boxesScores(output: DetectorOutput, boxes: OutputTensor, scores: OutputTensor, classes: OutputTensor | undefined, size: [number, number], minScore: number): Candidate[] {
+function boxesScores(output: DetectorOutput, boxes: OutputTensor, scores: OutputTensor, classes: OutputTensor | undefined, labels: readonly string[], size: [number, number], minScore: number): Candidate[] {
   const count = boxes.data.length / 4;
   const perClass = scores.data.length / count;
   if (!Number.isInteger(perClass) || perClass < 1) throw new Error(`scores [${scores.dims.join(',')}] do not fit ${count} boxes`);
+  const problem = perClass > 1 ? labelsProblem(labels.length, perClass, output.scores!, scores.dims) : undefined;
+  if (problem) throw atInference(problem);
   const [scaleX, scaleY] = output.coordinates === 'normalized' ? size : [1, 1];
   const first = output.backgroundClass ? 1 : 0;
   const candidates: Candidate[] = [];
@@ -109,7 +135,7 @@ function boxesScores(output: DetectorOutput, boxes: OutputTensor, scores: Output
  * Candidates from one YOLO-style tensor: [1, 4+C, N] (YOLOv8 and later, features first),
  * [1, N, 4+C], or [1, N, 5+C] (YOLOv5: an objectness score before the classes).
  */
-function yolo(output: DetectorOutput, tensor: OutputTensor, labels: readonly string[], size: [number, number], minScore: number): Candidate[] {
+function yolo(output: DetectorOutput, tensor: OutputTensor, name: string, labels: readonly string[], size: [number, number], minScore: number): Candidate[] {
   const [, a, b] = tensor.dims;
   if (tensor.dims.length !== 3 || a === undefined || b === undefined) throw new Error(`a YOLO output must be [1, features, boxes] or [1, boxes, features], got [${tensor.dims.join(',')}]`);
   const classes = labels.length;
@@ -118,6 +144,7 @@ function yolo(output: DetectorOutput, tensor: OutputTensor, labels: readonly str
   if (classes > 0 && a === 4 + classes) featuresFirst = true;
   else if (classes > 0 && b === 4 + classes) featuresFirst = false;
   else if (classes > 0 && b === 5 + classes) [featuresFirst, objectness] = [false, true];
+  else if (classes > 0) throw atInference(yoloProblem(classes, name, tensor.dims));
   else featuresFirst = a < b;
   const features = featuresFirst ? a : b;
   const count = featuresFirst ? b : a;
@@ -147,10 +174,11 @@ export function detect(
   minScore: number,
   nms: number,
 ): Detection[] {
+  const yoloName = output.name ?? outputNames[0]!;
   const candidates =
     output.format === 'yolo'
-      ? yolo(output, tensors[output.name ?? outputNames[0]!]!, labels, size, minScore)
-      : boxesScores(output, tensors[output.boxes!]!, tensors[output.scores!]!, output.classes ? tensors[output.classes] : undefined, size, minScore);
+      ? yolo(output, tensors[yoloName]!, yoloName, labels, size, minScore)
+      : boxesScores(output, tensors[output.boxes!]!, tensors[output.scores!]!, output.classes ? tensors[output.classes] : undefined, labels, size, minScore);
   const detections = candidates.map((c): Detection => {
     const [x0, y0] = toOriginal(placement, c.corners[0], c.corners[1]);
     const [x1, y1] = toOriginal(placement, c.corners[2], c.corners[3]);
@@ -178,7 +206,7 @@ export interface Segmentation {
  * [1,H,W,1], [1,H,W]) are the foreground itself; multi-class maps ([1,C,H,W] for NCHW models,
  * [1,H,W,C] for NHWC) give foreground = 1 - P(background class).
  */
-export function segment(tensor: OutputTensor, activation: Activation, backgroundIndex: number, layout: 'NCHW' | 'NHWC'): Segmentation {
+export function segment(tensor: OutputTensor, activation: Activation, backgroundIndex: number, layout: 'NCHW' | 'NHWC', labels = 0, name = 'output'): Segmentation {
   const dims = tensor.dims;
   let [channels, height, width]: number[] = [];
   if (dims.length === 4) [channels, height, width] = layout === 'NCHW' ? [dims[1]!, dims[2]!, dims[3]!] : [dims[3]!, dims[1]!, dims[2]!];
@@ -192,7 +220,9 @@ export function segment(tensor: OutputTensor, activation: Activation, background
     for (let i = 0; i < pixels; i++) data[i] = activation === 'sigmoid' ? sigmoid(tensor.data[i]!) : Math.min(1, Math.max(0, tensor.data[i]!));
     return { map: { data, width, height } };
   }
-  if (backgroundIndex >= channels) throw new Error(`backgroundIndex ${backgroundIndex} is beyond the output's ${channels} classes`);
+  if (backgroundIndex >= channels) throw new Error(`output.backgroundIndex: ${backgroundIndex} is beyond the output's ${channels} classes`);
+  const problem = labelsProblem(labels, channels, name, dims);
+  if (problem) throw atInference(problem);
   const wins = new Array<number>(channels).fill(0);
   const values = new Float64Array(channels);
   for (let i = 0; i < pixels; i++) {

@@ -19,7 +19,7 @@ function decoderFor(card: ModelCard, outputNames: readonly string[]): Decode {
   switch (output.kind) {
     case 'classifier':
       return async (outputs, _input, job) => ({
-        result: classify(only(outputs, output.name), output, card.labels, job.options.top as number, job.options['min-score'] as number),
+        result: classify(only(outputs, output.name), output, card.labels, job.options.top as number, job.options['min-score'] as number, output.name ?? outputNames[0]!),
       });
     case 'detector':
       return async (outputs, input, job) => {
@@ -28,7 +28,7 @@ function decoderFor(card: ModelCard, outputNames: readonly string[]): Decode {
       };
     case 'segmenter':
       return async (outputs, input, job) => {
-        const { map, classShares } = segment(only(outputs, output.name), output.activation, output.backgroundIndex, card.input.layout);
+        const { map, classShares } = segment(only(outputs, output.name), output.activation, output.backgroundIndex, card.input.layout, card.labels.length, output.name ?? outputNames[0]!);
         const { width, height } = input.placement;
         const alpha = await withinImageAlpha(job.bytes, await alphaAtFullSize(map, input.placement, card.input.width, card.input.height), width, height);
         const foreground = foregroundOf(alpha, width, height);
