@@ -112,7 +112,7 @@ describe('imgpipe duplicates', () => {
     expect(csv[0]).toBe('group,kind,distance,key');
     expect(csv).toHaveLength(1 + 2 + 4);
     const text = await cli(['duplicates', '--db', db]);
-    expect(text.stdout).toMatch(/^1 groups of exact duplicates, 1 groups of near duplicates \(within 6 bits\)/);
+    expect(text.stdout).toMatch(/^1 group of exact duplicates, 1 group of near duplicates \(within 6 bits\)/);
     expect((await cli(['duplicates', '--db', db, '--distance', '40'])).code).toBe(2);
   });
 

@@ -274,7 +274,7 @@ describe('imgpipe run', () => {
     expect(query(path.join(work, 'named.db'), 'SELECT state, error_code, error_message FROM jobs')).toEqual([
       { state: 'failed', error_code: 'E_WRITE', error_message: expect.stringMatching(/^the artefact would overwrite the input itself: .*out\/preprocess\/dusk\.jpg \(as preprocess\/dusk\.jpg under --out\); choose another --out$/) },
     ]);
-    expect(named.stdout).toMatch(/1 jobs could not write their artefacts under --out out \(.*its own input.*\), e\.g\. "dusk\.jpg": the artefact would overwrite the input itself/);
+    expect(named.stdout).toMatch(/1 job could not write their artefacts under --out out \(.*its own input.*\), e\.g\. "dusk\.jpg": the artefact would overwrite the input itself/);
     expect(sha256File(photo)).toBe(original);
     // Nothing else written, not even a temporary file.
     expect(readdirSync(inputs)).toEqual(['dusk.jpg']);

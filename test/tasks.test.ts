@@ -109,7 +109,7 @@ describe('preprocess and meta on the fixtures', () => {
     expect(report.duplicates.groups).toBe(1);
     expect(report.duplicates.top[0].keys).toEqual(['good.jpg', 'landscape.jpg']);
     const text = await cli(['status', '--db', ledger]);
-    expect(text.stdout).toMatch(/exact duplicates \(same sha256\): 1 groups, 2 images/);
+    expect(text.stdout).toMatch(/exact duplicates \(same sha256\): 1 group, 2 images/);
     expect(text.stdout).toMatch(/meta E_DECODE: 3/);
   });
 });

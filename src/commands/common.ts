@@ -42,6 +42,11 @@ export function imgpipeVersion(): string {
 }
 
 /** Left-aligned text columns; numbers right-aligned. */
+/** "1 job", "2 jobs": a count with its noun, as people write it ("1 jobs failed" reads as a slip). */
+export function counted(count: number, noun: string, plural = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : plural}`;
+}
+
 export function formatTable(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((row) => row.map(String))];
   const widths = header.map((_, column) => Math.max(...cells.map((row) => row[column]!.length)));

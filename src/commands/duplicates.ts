@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import { parseChoice, parseInteger, parseNumber } from '../validate.js';
-import { checkTaskFlag, dbOption, examples } from './common.js';
+import { checkTaskFlag, counted, dbOption, examples } from './common.js';
 
 interface Group {
   kind: 'exact' | 'near' | 'similar';
@@ -147,9 +147,9 @@ export function duplicatesCommand(): Command {
       } else {
         for (const message of missing) process.stderr.write(`imgpipe: ${message}\n`);
         const count = (kind: Group['kind']): number => groups.filter((g) => g.kind === kind).length;
-        const heads = [`${count('exact')} groups of exact duplicates`];
-        if (by !== 'embedding') heads.push(`${count('near')} groups of near duplicates (within ${distance} bits)`);
-        if (by !== 'phash') heads.push(`${count('similar')} groups of similar images (cosine >= ${similarity})`);
+        const heads = [`${counted(count('exact'), 'group')} of exact duplicates`];
+        if (by !== 'embedding') heads.push(`${counted(count('near'), 'group')} of near duplicates (within ${distance} bits)`);
+        if (by !== 'phash') heads.push(`${counted(count('similar'), 'group')} of similar images (cosine >= ${similarity})`);
         const lines = [heads.join(', ')];
         for (const group of groups) {
           const kind = group.kind === 'exact' ? 'exact' : group.kind === 'near' ? `near (${group.distance} bits)` : `similar (cosine ${group.similarity})`;

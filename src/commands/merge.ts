@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { existsSync, rmSync } from 'node:fs';
 import { parsePath } from '../validate.js';
-import { examples } from './common.js';
+import { counted, examples } from './common.js';
 
 export function mergeCommand(): Command {
   return new Command('merge')
@@ -35,8 +35,8 @@ export function mergeCommand(): Command {
           const report = mergeLedgers(ledger, sources);
           if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
           else {
-            for (const source of report.sources) process.stdout.write(`merged ${source.file}: ${source.images} images, ${source.jobs} jobs, ${source.runs} runs\n`);
-            process.stdout.write(`${target}: ${report.images} images and ${report.jobs} jobs merged from ${report.sources.length} ledgers\n`);
+            for (const source of report.sources) process.stdout.write(`merged ${source.file}: ${counted(source.images, 'image')}, ${counted(source.jobs, 'job')}, ${counted(source.runs, 'run')}\n`);
+            process.stdout.write(`${target}: ${counted(report.images, 'image')} and ${counted(report.jobs, 'job')} merged from ${counted(report.sources.length, 'ledger')}\n`);
           }
         } finally {
           ledger.close();

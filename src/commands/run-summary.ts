@@ -2,7 +2,7 @@
 import type { RunSettings } from './run-settings.js';
 import type { SchedulerResult } from '../pipeline/scheduler.js';
 import { formatShard } from '../pipeline/shard.js';
-import { formatTable } from './common.js';
+import { counted, formatTable } from './common.js';
 
 export interface RunReport {
   runId: number;
@@ -42,7 +42,7 @@ export function printRunSummary(report: RunReport, out: NodeJS.WritableStream): 
   const seconds = (report.durationMs / 1000).toFixed(1);
   const lines: string[] = [];
   const { images } = report.result;
-  const shard = report.settings.shard ? ` (shard ${formatShard(report.settings.shard)}: ${images.inShard} of ${images.scanned} images)` : ` (${images.inShard} images)`;
+  const shard = report.settings.shard ? ` (shard ${formatShard(report.settings.shard)}: ${images.inShard} of ${counted(images.scanned, 'image')})` : ` (${counted(images.inShard, 'image')})`;
   lines.push(`imgpipe: run ${report.runId} ${counts.status} in ${seconds} s${shard}`);
   lines.push(
     formatTable(
@@ -55,12 +55,12 @@ export function printRunSummary(report: RunReport, out: NodeJS.WritableStream): 
   );
   const settled = counts.jobs.done + counts.jobs.failed;
   if (images.inShard === 0 && !report.result.interrupted) {
-    lines.push(report.settings.shard ? `Nothing to do: none of the ${images.scanned} images falls in shard ${formatShard(report.settings.shard)}.` : 'Nothing to do: the inputs hold no images.');
+    lines.push(report.settings.shard ? `Nothing to do: none of the ${counted(images.scanned, 'image')} falls in shard ${formatShard(report.settings.shard)}.` : 'Nothing to do: the inputs hold no images.');
   } else if (settled === 0 && !report.result.interrupted) {
     const retryHint = counts.jobs.alreadyFailed > 0 ? `, --retry-failed to retry the ${counts.jobs.alreadyFailed} failed` : '';
-    lines.push(`Nothing to do: all ${counts.jobs.alreadyDone + counts.jobs.alreadyFailed} jobs were already settled (--force redoes them${retryHint}).`);
+    lines.push(`Nothing to do: all ${counted(counts.jobs.alreadyDone + counts.jobs.alreadyFailed, 'job')} were already settled (--force redoes them${retryHint}).`);
   } else {
-    lines.push(`${settled} jobs in ${seconds} s (${counts.jobsPerSecond} jobs/s); peak memory ${report.maxRssMb} MB.`);
+    lines.push(`${counted(settled, 'job')} in ${seconds} s (${counts.jobsPerSecond} jobs/s); peak memory ${report.maxRssMb} MB.`);
   }
   const failed = counts.jobs.failed + counts.jobs.alreadyFailed;
   const byCode = Object.entries(report.result.failures).sort(([, a], [, b]) => b.count - a.count);
@@ -68,12 +68,12 @@ export function printRunSummary(report: RunReport, out: NodeJS.WritableStream): 
   const write = report.result.failures.E_WRITE;
   // Unlike a bad image, this is the machine's or the command's problem (a full disk, permissions,
   // an --out over the inputs): say it plainly; the example says which.
-  if (write) lines.push(`${write.count} jobs could not write their artefacts under --out ${report.settings.out} (disk full, not writable, or an artefact that would replace its own input?), e.g. ${write.example}`);
-  if (failed > 0) lines.push(`${failed} jobs failed: imgpipe status --db ${report.settings.db} shows why; imgpipe export --state failed lists them.`);
-  if (images.duplicateKeys > 0) lines.push(`${images.duplicateKeys} images were skipped because another path had the same key (see the warnings).`);
-  if (report.scanProblems > 0) lines.push(`${report.scanProblems} manifest entries or folders could not be read (see the warnings).`);
+  if (write) lines.push(`${counted(write.count, 'job')} could not write their artefacts under --out ${report.settings.out} (disk full, not writable, or an artefact that would replace its own input?), e.g. ${write.example}`);
+  if (failed > 0) lines.push(`${counted(failed, 'job')} failed: imgpipe status --db ${report.settings.db} shows why; imgpipe export --state failed lists them.`);
+  if (images.duplicateKeys > 0) lines.push(`${images.duplicateKeys === 1 ? '1 image was' : `${images.duplicateKeys} images were`} skipped because another path had the same key (see the warnings).`);
+  if (report.scanProblems > 0) lines.push(`${report.scanProblems === 1 ? '1 manifest entry or folder' : `${report.scanProblems} manifest entries or folders`} could not be read (see the warnings).`);
   for (const [task, count] of Object.entries(report.flagged)) {
-    if (count > 0) lines.push(`${count} images flagged by ${task} (--fail-on ${task}: exit 3); imgpipe export --task ${task} shows which.`);
+    if (count > 0) lines.push(`${counted(count, 'image')} flagged by ${task} (--fail-on ${task}: exit 3); imgpipe export --task ${task} shows which.`);
   }
   if (report.result.interrupted) lines.push('Interrupted: run the same command again to finish.');
   out.write(`${lines.join('\n')}\n`);

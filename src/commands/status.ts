@@ -1,6 +1,6 @@
 /** `imgpipe status`: where a ledger stands. */
 import { Command } from 'commander';
-import { dbOption, examples, formatTable } from './common.js';
+import { counted, dbOption, examples, formatTable } from './common.js';
 
 export function statusCommand(): Command {
   return new Command('status')
@@ -45,7 +45,7 @@ export function statusCommand(): Command {
           }
         }
         if (duplicates.groups > 0) {
-          out.push('', `exact duplicates (same sha256): ${duplicates.groups} groups, ${duplicates.images} images`);
+          out.push('', `exact duplicates (same sha256): ${counted(duplicates.groups, 'group')}, ${counted(duplicates.images, 'image')}`);
           for (const group of duplicates.top) out.push(`  ${group.sha256.slice(0, 12)}: ${group.keys.slice(0, 5).join(', ')}${group.keys.length > 5 ? `, ... (${group.keys.length})` : ''}`);
         }
         if (lastRun) {

@@ -47,12 +47,12 @@ export const labelOf = (labels: readonly string[], index: number): string => lab
  */
 export function labelsProblem(labels: number, classes: number, tensor: string, dims: readonly (number | string)[]): string | undefined {
   if (labels === 0 || labels === classes) return undefined;
-  return `labels: ${labels} labels for a model with ${classes} classes (${tensor} [${dims.join(',')}])`;
+  return `labels: ${labels === 1 ? '1 label' : `${labels} labels`} for a model with ${classes === 1 ? '1 class' : `${classes} classes`} (${tensor} [${dims.join(',')}])`;
 }
 
 /** The features of one YOLO box for `classes` labels: 4 + C (YOLOv8 and later) or 5 + C (YOLOv5). */
 export function yoloProblem(labels: number, tensor: string, dims: readonly (number | string)[]): string {
-  return `labels: ${labels} labels do not fit the YOLO output ${tensor} [${dims.join(',')}]: it needs 4 + ${labels} = ${4 + labels} features a box ([1,${4 + labels},N] or [1,N,${4 + labels}]) or, YOLOv5, 5 + ${labels} = ${5 + labels} ([1,N,${5 + labels}])`;
+  return `labels: ${labels === 1 ? '1 label does' : `${labels} labels do`} not fit the YOLO output ${tensor} [${dims.join(',')}]: it needs 4 + ${labels} = ${4 + labels} features a box ([1,${4 + labels},N] or [1,N,${4 + labels}]) or, YOLOv5, 5 + ${labels} = ${5 + labels} ([1,N,${5 + labels}])`;
 }
 
 /** Thrown while decoding: the message says why it was not caught at start-up. */
