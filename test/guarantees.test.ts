@@ -94,6 +94,27 @@ describe('one writer per ledger', () => {
     }
   });
 
+  it('a run killed (kill -9) is recorded killed, at its last heartbeat, by the run that takes its lock over, not left running', async () => {
+    const work = scratch();
+    const db = path.join(work, 'l.db');
+    const args = ['run', '-', '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'];
+    // Reading paths from a stdin left open, the first run waits, holding the lock, until it is killed.
+    const first = startCli(args, { keepStdinOpen: true });
+    const killed = collect(first);
+    while (!existsSync(db) || query(db, "SELECT count(*) AS n FROM sqlite_master WHERE name = 'runs'")[0]!.n === 0 || query(db, 'SELECT count(*) AS n FROM runs')[0]!.n === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    first.kill('SIGKILL');
+    expect((await killed).signal).toBe('SIGKILL');
+    const [lock] = query<{ heartbeatAt: string }>(db, 'SELECT heartbeat_at AS heartbeatAt FROM lock');
+    expect(query(db, 'SELECT id, status FROM runs')).toEqual([{ id: 1, status: 'running' }]);
+    const second = await cli(args, { input: `${path.join(FIXTURES, 'colours', readdirSync(path.join(FIXTURES, 'colours'))[0]!)}\n` });
+    expect(second.code, second.stderr).toBe(0);
+    const runs = query<{ id: number; status: string; startedAt: string; endedAt: string | null }>(db, 'SELECT id, status, started_at AS startedAt, ended_at AS endedAt FROM runs ORDER BY id');
+    expect(runs.map(({ id, status }) => ({ id, status }))).toEqual([{ id: 1, status: 'killed' }, { id: 2, status: 'completed' }]);
+    expect(runs[0]!.endedAt).toBe(lock!.heartbeatAt > runs[0]!.startedAt ? lock!.heartbeatAt : runs[0]!.startedAt);
+  });
+
   it('a lock whose pid now belongs to an unrelated process (pid reuse) holds while its heartbeat is fresh, and is taken over once it is stale', async () => {
     const work = scratch();
     const db = path.join(work, 'l.db');
