@@ -21,7 +21,6 @@ export function buildProgram(): Command {
   const program = new Command('imgpipe')
     .description('Resumable, shardable batch processing of images with AI tasks, recorded in a SQLite ledger.')
     .version(imgpipeVersion(), '-V, --version')
-    .showHelpAfterError('(add --help for usage)')
     .addHelpText(
       'after',
       examples([
@@ -41,9 +40,13 @@ export function buildProgram(): Command {
   program.hook('preAction', (_program, action) => {
     if (action.name() !== 'models' && action.parent?.name() !== 'models') refuseAlteredCards();
   });
-  // Commander exits 1 on its own errors; ours must be 2, and only from one place.
+  // Commander exits 1 on its own errors; ours must be 2, and only from one place. Its messages
+  // ("error: unknown option '--foo'") get the prefix of every other usage error, and each
+  // sub-command the help hint: commands made apart and then added inherit none of this.
   const override = (command: Command): void => {
     command.exitOverride();
+    command.configureOutput({ outputError: (text, write) => write(`imgpipe: ${text}`) });
+    command.showHelpAfterError('(add --help for usage)');
     command.commands.forEach(override);
   };
   override(program);
