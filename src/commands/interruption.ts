@@ -28,6 +28,8 @@ let ordered = 0;
 
 function stopAtOnce(signal: NodeJS.Signals): void {
   if (ordered > 0) return;
+  // A second signal after a command already stopped in order for the first (and said so): nothing more to say.
+  if (process.exitCode === ExitCode.interrupted) process.exit(ExitCode.interrupted);
   const notes: string[] = [];
   for (const cleanup of cleanups) {
     try {

@@ -44,7 +44,10 @@ export function mergeCommand(): Command {
       const onExit = (): void => {
         if (!ledger?.db.open) return;
         try {
-          if (ledger.db.inTransaction) ledger.db.exec('ROLLBACK');
+          if (ledger.db.inTransaction) {
+            ledger.db.exec('ROLLBACK');
+            process.stderr.write(`imgpipe: merge interrupted by ${interruption.signal}: nothing was merged, ${target} is as it was\n`);
+          }
           ledger.close();
         } catch {
           // As after a kill: the lock goes stale.
