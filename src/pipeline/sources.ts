@@ -335,6 +335,11 @@ async function* manifestEntries(spec: Extract<InputSpec, { kind: 'manifest' }>, 
       if (!text.trimStart().startsWith('#')) yield { ...entry(text), ...(raw ? { raw: rawPath(folder, raw) } : {}) };
       continue;
     }
+    if (raw) {
+      // JSON is UTF-8 text: no escape names these bytes, so the line cannot name the file it means.
+      options.onProblem({ source: spec.raw, line, message: `not valid UTF-8 (${escapedName(raw)}): JSON lines name files in UTF-8; rename the file in UTF-8 (convmv does), or list it in a .txt manifest` });
+      continue;
+    }
     let record: unknown;
     try {
       record = JSON.parse(text);
