@@ -3,7 +3,8 @@
  * 0 done, 1 some items failed, 2 usage error (before any work), 130 interrupted.
  */
 import { Command, CommanderError } from 'commander';
-import { ExitCode, UsageError } from './errors.js';
+import { ExitCode, Interrupted, UsageError } from './errors.js';
+import { letSignalsIn, stopAtOnceOnSignals } from './commands/interruption.js';
 import { oneLine } from './runtime/failure.js';
 import { imgpipeVersion, examples } from './commands/common.js';
 import { runCommand } from './commands/run.js';
@@ -20,7 +21,6 @@ export function buildProgram(): Command {
   const program = new Command('imgpipe')
     .description('Resumable, shardable batch processing of images with AI tasks, recorded in a SQLite ledger.')
     .version(imgpipeVersion(), '-V, --version')
-    .showHelpAfterError('(add --help for usage)')
     .addHelpText(
       'after',
       examples([
@@ -40,9 +40,13 @@ export function buildProgram(): Command {
   program.hook('preAction', (_program, action) => {
     if (action.name() !== 'models' && action.parent?.name() !== 'models') refuseAlteredCards();
   });
-  // Commander exits 1 on its own errors; ours must be 2, and only from one place.
+  // Commander exits 1 on its own errors; ours must be 2, and only from one place. Its messages
+  // ("error: unknown option '--foo'") get the prefix of every other usage error, and each
+  // sub-command the help hint: commands made apart and then added inherit none of this.
   const override = (command: Command): void => {
     command.exitOverride();
+    command.configureOutput({ outputError: (text, write) => write(`imgpipe: ${text}`) });
+    command.showHelpAfterError('(add --help for usage)');
     command.commands.forEach(override);
   };
   override(program);
@@ -69,6 +73,15 @@ function describe(error: unknown): string {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  await dispatch(argv);
+  // A signal that came during a command's last synchronous stretch (a long query) is acted on
+  // now, not lost as the process ends: the command was interrupted, its exit is 130.
+  await letSignalsIn();
+}
+
+async function dispatch(argv: string[]): Promise<void> {
+  // Ctrl-C or SIGTERM: exit 130 from every command, never death by the signal (see interruption.ts).
+  stopAtOnceOnSignals();
   // `imgpipe export | head` closes the pipe early: that is the reader's choice, not an error.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
@@ -89,6 +102,11 @@ export async function main(argv: string[]): Promise<void> {
     if (cards.length > 0) await registerModelCards(cards);
     await buildProgram().parseAsync(argv);
   } catch (error) {
+    if (error instanceof Interrupted) {
+      process.stderr.write(`imgpipe: ${error.message}\n`);
+      process.exitCode = ExitCode.interrupted;
+      return;
+    }
     if (error instanceof CommanderError) {
       const quiet = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help';
       process.exitCode = quiet ? ExitCode.ok : ExitCode.usage;

@@ -41,3 +41,17 @@ export class UsageError extends Error {
     this.name = 'UsageError';
   }
 }
+
+/**
+ * A command stopped in order by Ctrl-C or SIGTERM, having undone what it started; exit 130. The
+ * message says what was left (e.g. that nothing was merged).
+ */
+export class Interrupted extends Error {
+  constructor(
+    readonly signal: NodeJS.Signals,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'Interrupted';
+  }
+}

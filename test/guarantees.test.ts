@@ -4,14 +4,14 @@
  * that are read-only, damaged or from a newer imgpipe.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { prng } from '../fixtures/make-fixtures.js';
-import { cli, collect, FIXTURES, makeImages, query, scratch, startCli, summaryOf } from './helpers.js';
+import { cli, collect, FIXTURES, makeImages, query, scratch, startCli, summaryOf, type CliResult } from './helpers.js';
 
 const ROOT_USER = process.getuid?.() === 0;
 
@@ -92,6 +92,27 @@ describe('one writer per ledger', () => {
       expect(results.map((r) => r.code).sort(), results.map((r) => r.stderr).join('')).toEqual([0, 2]);
       expectUsageError(results.find((r) => r.code === 2)!, /is in use by imgpipe process/);
     }
+  });
+
+  it('a run killed (kill -9) is recorded killed, at its last heartbeat, by the run that takes its lock over, not left running', async () => {
+    const work = scratch();
+    const db = path.join(work, 'l.db');
+    const args = ['run', '-', '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'];
+    // Reading paths from a stdin left open, the first run waits, holding the lock, until it is killed.
+    const first = startCli(args, { keepStdinOpen: true });
+    const killed = collect(first);
+    while (!existsSync(db) || query(db, "SELECT count(*) AS n FROM sqlite_master WHERE name = 'runs'")[0]!.n === 0 || query(db, 'SELECT count(*) AS n FROM runs')[0]!.n === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    first.kill('SIGKILL');
+    expect((await killed).signal).toBe('SIGKILL');
+    const [lock] = query<{ heartbeatAt: string }>(db, 'SELECT heartbeat_at AS heartbeatAt FROM lock');
+    expect(query(db, 'SELECT id, status FROM runs')).toEqual([{ id: 1, status: 'running' }]);
+    const second = await cli(args, { input: `${path.join(FIXTURES, 'colours', readdirSync(path.join(FIXTURES, 'colours'))[0]!)}\n` });
+    expect(second.code, second.stderr).toBe(0);
+    const runs = query<{ id: number; status: string; startedAt: string; endedAt: string | null }>(db, 'SELECT id, status, started_at AS startedAt, ended_at AS endedAt FROM runs ORDER BY id');
+    expect(runs.map(({ id, status }) => ({ id, status }))).toEqual([{ id: 1, status: 'killed' }, { id: 2, status: 'completed' }]);
+    expect(runs[0]!.endedAt).toBe(lock!.heartbeatAt > runs[0]!.startedAt ? lock!.heartbeatAt : runs[0]!.startedAt);
   });
 
   it('a lock whose pid now belongs to an unrelated process (pid reuse) holds while its heartbeat is fresh, and is taken over once it is stale', async () => {
@@ -320,6 +341,102 @@ describe('an export --output that does not finish', () => {
     } finally {
       unmount();
     }
+  });
+});
+
+// Every command's Ctrl-C or SIGTERM is exit 130 (the README's exit codes), never death by the
+// signal (143), and what a command holds is given back: a merge's lock above all, which would
+// refuse a merge retried on another host for 30 s.
+describe('a command interrupted', () => {
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+  /** Whether process `pid` has `file` open: it got past its start-up, where its signal listeners are set. */
+  const hasOpen = (pid: number, file: string): boolean => {
+    try {
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`) === file;
+        } catch {
+          return false;
+        }
+      });
+    } catch {
+      return false;
+    }
+  };
+  async function meta(work: string, name: string, images: number): Promise<string> {
+    const db = path.join(work, `${name}.db`);
+    await makeImages(path.join(work, name), images, [32, 24]);
+    const made = await cli(['run', path.join(work, name), '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet']);
+    expect(made.code, made.stderr).toBe(0);
+    return db;
+  }
+
+  it('merge: rolled back, its lock released, exit 130 with one line; merged again at once', async () => {
+    const work = scratch();
+    const target = await meta(work, 'target', 2);
+    const shard = await meta(work, 'shard', 2);
+    const jobs = inflate(shard, 10_000);
+    const before = query(target, 'SELECT i.key, j.state FROM images i JOIN jobs j ON j.image_id = i.id ORDER BY i.key');
+    // Once, then twice (the second exits at once): the same outcome.
+    for (const signals of [1, 2]) {
+      const child = startCli(['merge', target, shard]);
+      const finished = collect(child);
+      // The lock is committed before the merge's own transaction: stop it once it has taken the lock.
+      while (query(target, 'SELECT count(*) AS n FROM lock')[0]!.n === 0) await sleep(2);
+      for (let i = 0; i < signals; i += 1) child.kill('SIGTERM');
+      const stopped = await finished;
+      expect({ signals, code: stopped.code, signal: stopped.signal }, stopped.stderr).toEqual({ signals, code: 130, signal: null });
+      expect(stopped.stderr).toBe(`imgpipe: merge interrupted by SIGTERM: nothing was merged, ${target} is as it was\n`);
+      expect(query(target, 'SELECT * FROM lock')).toEqual([]);
+      expect(query(target, 'SELECT i.key, j.state FROM images i JOIN jobs j ON j.image_id = i.id ORDER BY i.key')).toEqual(before);
+    }
+    const again = await cli(['merge', target, shard]);
+    expect(again.code, again.stderr).toBe(0);
+    // The target's two images are the shard's first two (same keys, same pixels): the shard holds every key.
+    expect(query(target, 'SELECT count(*) AS n FROM jobs')).toEqual([{ n: jobs }]);
+  });
+
+  /** Starts `args` on a ledger held busy, signals it once it has the ledger open, then lets it go. */
+  async function signalWhileBusy(db: string, args: string[], signal: NodeJS.Signals): Promise<CliResult> {
+    // A writer in exclusive mode keeps every other connection out (SQLite's busy wait, 5 s), so the command cannot end before its signal.
+    const holder = new Database(db);
+    holder.pragma('locking_mode = EXCLUSIVE');
+    holder.exec('BEGIN EXCLUSIVE');
+    const child = startCli(args);
+    const finished = collect(child);
+    try {
+      for (let i = 0; i < 4000 && !hasOpen(child.pid!, db); i += 1) await sleep(1);
+      child.kill(signal);
+    } finally {
+      holder.exec('COMMIT');
+      holder.close();
+    }
+    return finished;
+  }
+
+  it('status, duplicates, export and report: exit 130 on SIGTERM or SIGINT; export --output and report leave nothing that looks complete', async () => {
+    const work = scratch();
+    const db = await meta(work, 'in', 2);
+    const cases: [string[], NodeJS.Signals][] = [
+      [['status', '--db', db], 'SIGTERM'],
+      [['status', '--db', db, '--json'], 'SIGINT'],
+      [['duplicates', '--db', db], 'SIGTERM'],
+      [['export', '--db', db], 'SIGTERM'],
+    ];
+    for (const [args, signal] of cases) {
+      const stopped = await signalWhileBusy(db, args, signal);
+      expect({ args, code: stopped.code, signal: stopped.signal }, stopped.stderr).toEqual({ args, code: 130, signal: null });
+      expect(stopped.stderr).toBe(`imgpipe: interrupted by ${signal}\n`);
+    }
+    const output = path.join(work, 'export.csv');
+    const exported = await signalWhileBusy(db, ['export', '--db', db, '--format', 'csv', '--output', output], 'SIGTERM');
+    expect({ code: exported.code, stderr: exported.stderr }).toEqual({ code: 130, stderr: `imgpipe: interrupted by SIGTERM: --output ${output} left as it was\n` });
+    expect(readdirSync(work).filter((name) => name.includes('export'))).toEqual([]);
+    const report = path.join(work, 'report');
+    const reported = await signalWhileBusy(db, ['report', '--db', db, '--html', report, '--out', path.join(work, 'out')], 'SIGTERM');
+    expect({ code: reported.code, stderr: reported.stderr }).toEqual({ code: 130, stderr: `imgpipe: interrupted by SIGTERM: the report in ${report} is incomplete; run imgpipe report again\n` });
+    // Its summary, which every page loads first, is written last: the pages say the folder is incomplete.
+    expect(existsSync(path.join(report, 'data', 'summary.js'))).toBe(false);
   });
 });
 

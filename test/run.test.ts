@@ -207,6 +207,43 @@ describe('imgpipe run', () => {
     expect(warnings).toEqual([expect.stringMatching(/photos-\uFFFDt\uFFFD: unreadable folder: its name is not valid UTF-8 \(photos-\\xe9t\\xe9\)/)]);
   });
 
+  it('a manifest or stdin line that is not UTF-8 names its file as the folder walk does: E_READ with its bytes when it exists, E_NOT_FOUND when not; a JSON line, which cannot, is skipped with a warning', async () => {
+    const work = scratch();
+    const red = readFileSync(path.join(FIXTURES, 'colours', 'red.png'));
+    const bytes = (...parts: (string | number[])[]): Buffer => Buffer.concat(parts.map((part) => Buffer.from(part)));
+    writeFileSync(bytes(`${work}/caf`, [0xe9], '.png'), red);
+    writeFileSync(path.join(work, 'caf\u00e9-utf8.png'), red);
+    // A BOM and CRLF endings (Notepad), a Latin-1 name that exists, one that does not, and a UTF-8 one.
+    const list = bytes([0xef, 0xbb, 0xbf], 'caf', [0xe9], '.png\r\nmissing-', [0xe9], '.png\r\ncaf\u00e9-utf8.png\r\n');
+    const expected = [
+      { key: 'caf\u00e9-utf8.png', state: 'done', error_code: null, error_message: null },
+      { key: 'caf\uFFFD.png', state: 'failed', error_code: 'E_READ', error_message: 'its name is not valid UTF-8 (caf\\xe9.png), and imgpipe keeps paths as UTF-8 text: rename it in UTF-8 (convmv does)' },
+      { key: 'missing-\uFFFD.png', state: 'failed', error_code: 'E_NOT_FOUND', error_message: 'no such file (its name is not valid UTF-8: missing-\\xe9.png)' },
+    ];
+    const jobsOf = (db: string) =>
+      query<{ key: string; state: string; error_code: string | null; error_message: string | null }>(
+        db,
+        'SELECT i.key, j.state, j.error_code, j.error_message FROM jobs j JOIN images i ON i.id = j.image_id ORDER BY i.key',
+      );
+    writeFileSync(path.join(work, 'list.txt'), list);
+    const fromManifest = await cli(['run', path.join(work, 'list.txt'), '--tasks', 'meta', '--db', path.join(work, 'm.db'), '--out', path.join(work, 'out'), '--quiet']);
+    expect(fromManifest.code, fromManifest.stderr).toBe(1);
+    expect(jobsOf(path.join(work, 'm.db'))).toEqual(expected);
+    // JSON cannot name those bytes: the line is a manifest problem (a warning, exit 1), not a missing file.
+    writeFileSync(path.join(work, 'list.jsonl'), bytes('{"path": "caf', [0xe9], '.png"}\n{"path": "caf\u00e9-utf8.png"}\n'));
+    const fromJsonl = await cli(['run', path.join(work, 'list.jsonl'), '--tasks', 'meta', '--db', path.join(work, 'j.db'), '--out', path.join(work, 'out'), '--json']);
+    expect(fromJsonl.code, fromJsonl.stderr).toBe(1);
+    expect(events(fromJsonl.stdout).filter((event) => event.event === 'warning').map((event) => event.message)).toEqual([
+      `${path.join(work, 'list.jsonl')}:1: not valid UTF-8 ({"path": "caf\\xe9.png"}): JSON lines name files in UTF-8; rename the file in UTF-8 (convmv does), or list it in a .txt manifest (entry skipped)`,
+    ]);
+    expect(jobsOf(path.join(work, 'j.db'))).toEqual([expected[0]]);
+    const child = startCli(['run', '-', '--tasks', 'meta', '--db', path.join(work, 's.db'), '--out', path.join(work, 'out'), '--quiet'], { cwd: work, keepStdinOpen: true });
+    child.stdin!.end(list);
+    const fromStdin = await collect(child);
+    expect(fromStdin.code, fromStdin.stderr).toBe(1);
+    expect(jobsOf(path.join(work, 's.db'))).toEqual(expected);
+  });
+
   it('--json: stdout is only JSON lines, and every field of every event is in the README\'s table of events', async () => {
     const work = scratch();
     const db = path.join(work, 'ledger.db');

@@ -40,6 +40,12 @@ describe('shard partition', () => {
     expect(shardFromEnvironment('4', { AWS_BATCH_JOB_ARRAY_INDEX: '3' })).toEqual({ index: 4, count: 4 });
     expect(() => shardFromEnvironment('4', { AWS_BATCH_JOB_ARRAY_INDEX: '4' })).toThrow(/AWS_BATCH_JOB_ARRAY_INDEX/);
     expect(() => shardFromEnvironment('4', {})).toThrow(/JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX/);
+    // Both set: they must agree, else which copy this is cannot be known (and a shard would be done twice).
+    expect(shardFromEnvironment('4', { JOB_COMPLETION_INDEX: '2', AWS_BATCH_JOB_ARRAY_INDEX: '2' })).toEqual({ index: 3, count: 4 });
+    expect(() => shardFromEnvironment('4', { JOB_COMPLETION_INDEX: '2', AWS_BATCH_JOB_ARRAY_INDEX: '0' })).toThrow(
+      '--shard-count: JOB_COMPLETION_INDEX=2 and AWS_BATCH_JOB_ARRAY_INDEX=0 disagree about this copy\'s index; unset the one your scheduler did not set, or use --shard I/N',
+    );
+    expect(() => shardFromEnvironment('4', { JOB_COMPLETION_INDEX: '2', AWS_BATCH_JOB_ARRAY_INDEX: 'x' })).toThrow(/AWS_BATCH_JOB_ARRAY_INDEX: expected an integer/);
   });
 
   // One config file shared by every copy of a job, one machine's flag: flags win, as for any option.
@@ -198,6 +204,14 @@ describe('sharded runs', () => {
       const sharded = await run(['--shard-count', '2']);
       expect(sharded.stdout).not.toContain('"event":"warning"');
     }
+  });
+
+  it('--shard-count with JOB_COMPLETION_INDEX and AWS_BATCH_JOB_ARRAY_INDEX set to different indexes: exit 2 naming both, no ledger', async () => {
+    const work = scratch();
+    const db = path.join(work, 'l.db');
+    const result = await cli(['run', path.join(FIXTURES, 'colours'), '--shard-count', '4', '--db', db], { env: { JOB_COMPLETION_INDEX: '1', AWS_BATCH_JOB_ARRAY_INDEX: '3' } });
+    expect([result.code, result.stderr]).toEqual([2, 'imgpipe: error: --shard-count: JOB_COMPLETION_INDEX=1 and AWS_BATCH_JOB_ARRAY_INDEX=3 disagree about this copy\'s index; unset the one your scheduler did not set, or use --shard I/N\n']);
+    expect(existsSync(db)).toBe(false);
   });
 
   it('records the shard of each run in the ledger', async () => {

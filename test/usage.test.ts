@@ -40,6 +40,37 @@ describe('usage errors', () => {
     });
   }
 
+  // Commander finds these itself; they must read (and exit) as every other usage error does.
+  it("the parser's own errors, on the program and every sub-command: exit 2, 'imgpipe: error:', the help hint, nothing on stdout", async () => {
+    const cases: [string[], string][] = [
+      [['--foo'], "unknown option '--foo'"],
+      [['frob'], "unknown command 'frob'"],
+      [['status', '--foo'], "unknown option '--foo'"],
+      [['run', photos, '--bogus'], "unknown option '--bogus'"],
+      [['merge'], "missing required argument 'target'"],
+      [['merge', 'all.db'], "missing required argument 'shards'"],
+      [['export', '--format'], "option '--format <format>' argument missing"],
+      [['models', 'verify', '--bogus'], "unknown option '--bogus'"],
+      [['report', '--html'], "option '--html <dir>' argument missing"],
+    ];
+    for (const [args, message] of cases) {
+      const result = await cli(args);
+      expect({ args, code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
+        args,
+        code: 2,
+        stdout: '',
+        stderr: expect.stringMatching(new RegExp(`^imgpipe: error: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n(.*\n)?\\(add --help for usage\\)\n$`)),
+      });
+    }
+    // Help and version are not errors: stdout, exit 0.
+    const version = await cli(['--version']);
+    expect({ code: version.code, stderr: version.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    const help = await cli(['status', '--help']);
+    expect({ code: help.code, stderr: help.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(help.stdout).toMatch(/^Usage: imgpipe status/);
+  });
+
   it('a missing input, no input, or a bad config file: exit 2 before the ledger', async () => {
     const work = scratch();
     const db = path.join(work, 'ledger.db');

@@ -4,9 +4,10 @@ import { closeSync, fchmodSync, openSync, realpathSync, renameSync, rmSync, stat
 import path from 'node:path';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { once } from 'node:events';
-import { ExitCode, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { parseChoice, parseWritableFile } from '../validate.js';
 import { checkTaskFlag, dbOption, examples } from './common.js';
+import { letSignalsIn, onInterrupt } from './interruption.js';
 import type { JobRecord } from '../pipeline/ledger-queries.js';
 
 const CSV_COLUMNS = ['key', 'path', 'sha256', 'task', 'state', 'attempts', 'taskVersion', 'errorCode', 'errorMessage', 'startedAt', 'finishedAt', 'durationMs', 'artifacts', 'result'] as const;
@@ -134,16 +135,11 @@ export function exportCommand(): Command {
       try {
         if (flags.task !== undefined) await checkTaskFlag('--task', flags.task, ledger);
         // Ctrl-C or SIGTERM: the half-written temporary file goes, the --output file stays as it was.
-        // Listening before the file exists: without a listener a signal kills the process outright.
         let file: OutputFile | undefined;
-        const onSignal = (): void => {
+        const unregister = onInterrupt(() => {
           file?.discard();
-          process.exit(ExitCode.interrupted);
-        };
-        if (flags.output !== undefined) {
-          process.on('SIGINT', onSignal);
-          process.on('SIGTERM', onSignal);
-        }
+          return file ? `--output ${flags.output} left as it was` : undefined;
+        });
         try {
           // Created only now, once every usage error has had its chance: a refused export leaves no file.
           file = flags.output === undefined ? undefined : new OutputFile(flags.output);
@@ -152,17 +148,18 @@ export function exportCommand(): Command {
           let records = 0;
           for (const record of iterateJobs(ledger.db, { task: flags.task, state, vectors })) {
             if (!out.write(format === 'csv' ? toCsv(record, vectors) : toJsonl(record, vectors))) await once(process.stdout, 'drain');
-            // Writing a file never waits: let a signal in now and then.
+            // Writing a file (or stdout redirected to one) never waits: let a signal in now and then.
             records += 1;
-            if (file && records % 1000 === 0) await yieldToEvents();
+            if (records % 1000 === 0) await yieldToEvents();
           }
+          // A signal heard during the export stops it before the file replaces the earlier one.
+          if (file) await letSignalsIn();
           file?.close();
         } catch (error) {
           file?.discard();
           throw error;
         } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
+          unregister();
         }
       } finally {
         ledger.close();

@@ -1,6 +1,14 @@
 /**
- * Ctrl-C and SIGTERM (what Kubernetes, AWS Batch and systemd send to stop a job) during `run`.
+ * Ctrl-C and SIGTERM (what Kubernetes, AWS Batch and systemd send to stop a job), for every command.
  *
+ * Every command exits 130 on a signal (src/cli.ts installs `stopAtOnceOnSignals` first thing):
+ * without a listener Node dies by the signal (143 for SIGTERM), and leaves whatever the command
+ * held. A command that reads (status, duplicates, export) stops at once, after the cleanups it
+ * registered with `onInterrupt` (export removes its temporary file). A command that writes a
+ * ledger (run, merge) stops in order instead, through an `Interruption`: while one exists, the
+ * stop-at-once listener leaves the signal to it.
+ *
+ * For `run`:
  * The handlers are installed before the ledger is opened and stay until the run returns: a signal
  * that lands while the run is still starting (opening the ledger, loading the scheduler, setting up
  * metrics) or while it writes its summary must not kill the process outright, which would exit
@@ -8,7 +16,54 @@
  * a writer on another host). A signal that comes before the run can stop is kept, and acted on as
  * soon as it can.
  */
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { ExitCode } from '../errors.js';
+
+/** Undoes what a command started; may return a note for the interruption's message. */
+export type Cleanup = () => string | void;
+
+const cleanups = new Set<Cleanup>();
+/** Interruptions alive: a signal is theirs to handle. */
+let ordered = 0;
+
+function stopAtOnce(signal: NodeJS.Signals): void {
+  if (ordered > 0) return;
+  // A second signal after a command already stopped in order for the first (and said so): nothing more to say.
+  if (process.exitCode === ExitCode.interrupted) process.exit(ExitCode.interrupted);
+  const notes: string[] = [];
+  for (const cleanup of cleanups) {
+    try {
+      const note = cleanup();
+      if (note) notes.push(note);
+    } catch {
+      // One cleanup failing must not keep the others from running, nor the process from exiting.
+    }
+  }
+  process.stderr.write(`imgpipe: interrupted by ${signal}${notes.length > 0 ? `: ${notes.join('; ')}` : ''}\n`);
+  process.exit(ExitCode.interrupted);
+}
+
+/**
+ * Lets a signal that came during synchronous work (a long query) reach its listener now. Node
+ * hears signals in the event loop's poll phase; one setImmediate can run before the next poll
+ * (when awaited from an I/O callback), two always have one between them.
+ */
+export async function letSignalsIn(): Promise<void> {
+  await yieldToEvents();
+  await yieldToEvents();
+}
+
+/** Called once, before the command line is parsed: from then on no signal kills the process outright. */
+export function stopAtOnceOnSignals(): void {
+  process.on('SIGINT', stopAtOnce);
+  process.on('SIGTERM', stopAtOnce);
+}
+
+/** Runs `cleanup` if a signal stops the command at once; the returned function unregisters it. */
+export function onInterrupt(cleanup: Cleanup): () => void {
+  cleanups.add(cleanup);
+  return () => cleanups.delete(cleanup);
+}
 
 export type StopHandler = (signal: NodeJS.Signals) => void;
 
@@ -25,7 +80,10 @@ export class Interruption {
     this.deliver();
   };
 
+  private disposed = false;
+
   constructor() {
+    ordered += 1;
     process.on('SIGINT', this.onSignal);
     process.on('SIGTERM', this.onSignal);
   }
@@ -48,6 +106,9 @@ export class Interruption {
   }
 
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    ordered -= 1;
     process.off('SIGINT', this.onSignal);
     process.off('SIGTERM', this.onSignal);
   }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { invalid, parseInteger, parsePath } from '../validate.js';
 import { dbOption, examples } from './common.js';
+import { onInterrupt } from './interruption.js';
 
 interface Flags {
   db: string;
@@ -54,6 +55,8 @@ export function reportCommand(): Command {
       const { Ledger } = await import('../pipeline/ledger.js');
       const ledger = Ledger.openForRead(flags.db);
       const started = performance.now();
+      // Stopped half-way, the folder has no data/summary.js (written last), so its pages say they cannot load rather than show part of the ledger as all of it.
+      const unregister = onInterrupt(() => `the report in ${html} is incomplete; run imgpipe report again`);
       try {
         const summary = await buildReport(ledger, { ledgerName: path.basename(flags.db), dir, out: path.resolve(flags.out), sizes: { thumb, preview }, threads });
         const seconds = Math.round((performance.now() - started) / 100) / 10;
@@ -68,6 +71,7 @@ export function reportCommand(): Command {
           process.stderr.write(`imgpipe: warning: ${summary.pictures.missingArtefacts} artefacts the ledger names are not under ${flags.out}; pass the run's --out to show anonymised copies and cut-outs\n`);
         }
       } finally {
+        unregister();
         ledger.close();
       }
     });

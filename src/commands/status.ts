@@ -49,7 +49,7 @@ export function statusCommand(): Command {
           for (const group of duplicates.top) out.push(`  ${group.sha256.slice(0, 12)}: ${group.keys.slice(0, 5).join(', ')}${group.keys.length > 5 ? `, ... (${group.keys.length})` : ''}`);
         }
         if (lastRun) {
-          const took = lastRun.durationSeconds === null ? 'still running or stopped abruptly' : `${lastRun.durationSeconds} s`;
+          const took = lastRun.durationSeconds !== null ? `${lastRun.durationSeconds} s` : lastRun.status === 'running' ? 'still running or stopped abruptly' : 'end unknown';
           const rate = lastRun.jobsPerSecond === null ? '' : `, ${lastRun.jobsPerSecond} jobs/s`;
           out.push('', `last run: #${lastRun.id} ${lastRun.status}, started ${lastRun.startedAt}, ${took}${rate}${lastRun.shard ? `, shard ${lastRun.shard}` : ''} on ${lastRun.host}`);
         }

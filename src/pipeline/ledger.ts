@@ -328,8 +328,8 @@ export class Ledger {
     try {
       this.db
         .transaction(() => {
-          const held = this.db.prepare('SELECT host, pid, heartbeat_at AS heartbeatAt FROM lock WHERE id = 1').get() as
-            | { host: string; pid: number; heartbeatAt: string }
+          const held = this.db.prepare('SELECT host, pid, run_id AS runId, heartbeat_at AS heartbeatAt FROM lock WHERE id = 1').get() as
+            | { host: string; pid: number; runId: number | null; heartbeatAt: string }
             | undefined;
           if (held) {
             const sameHost = held.host === host;
@@ -343,6 +343,8 @@ export class Ledger {
               );
             }
           }
+          // Whoever takes the lock is the only writer: a run still `running` died without ending its row.
+          this.endKilledRuns(held);
           this.db
             .prepare(
               `INSERT INTO lock (id, host, pid, acquired_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)
@@ -357,6 +359,22 @@ export class Ledger {
     }
     this.lockHeld = true;
     this.lastHeartbeat = Date.now();
+  }
+
+  /**
+   * Runs left `running` by a process that stopped without ending them (kill -9, a crash, a lost
+   * machine) become `killed`, so that `status` does not show them running forever. The run named
+   * by the lock taken over ends at its last heartbeat, its last sign of life; another (its lock
+   * already taken over before runs were ended this way) has no known end.
+   */
+  private endKilledRuns(held: { runId: number | null; heartbeatAt: string } | undefined): void {
+    const runs = this.db.prepare("SELECT id, started_at AS startedAt FROM runs WHERE status = 'running'").all() as { id: number; startedAt: string }[];
+    const end = this.db.prepare("UPDATE runs SET status = 'killed', ended_at = ?, duration_ms = ? WHERE id = ?");
+    for (const run of runs) {
+      // The lock's first heartbeat is taken just before the run starts.
+      const lastSign = run.id === held?.runId ? (held.heartbeatAt > run.startedAt ? held.heartbeatAt : run.startedAt) : null;
+      end.run(lastSign, lastSign === null ? null : Math.max(0, Date.parse(lastSign) - Date.parse(run.startedAt)), run.id);
+    }
   }
 
   releaseLock(): void {

@@ -1,9 +1,10 @@
 /**
  * Unions shard ledgers into one. All or nothing: every source is read and checked inside one
- * transaction on the target, and a disagreement about the same (image, task, version) rolls
- * the whole merge back.
+ * transaction on the target, and a disagreement about the same (image, task, version), or a
+ * stop asked for (Ctrl-C, SIGTERM), rolls the whole merge back.
  */
-import { UsageError } from '../errors.js';
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
+import { Interrupted, UsageError } from '../errors.js';
 import { fileIdentity, Ledger } from './ledger.js';
 
 interface SourceJob {
@@ -99,8 +100,24 @@ export function openSources(targetFile: string, sourceFiles: readonly string[]):
   return sources;
 }
 
-/** Merges already opened sources (see `openSources`) into `target`; the caller closes them. */
-export function mergeLedgers(target: Ledger, sources: readonly Ledger[]): MergeReport {
+/** Rows merged between two looks at `stop`: SQLite's calls are synchronous, and a signal is heard only between them. */
+const ROWS_BETWEEN_STOPS = 1_000;
+
+async function stopIfAsked(target: Ledger, stop: AbortSignal | undefined): Promise<void> {
+  if (!stop) return;
+  // Two turns: Node hears a signal in the loop's poll phase, which one setImmediate may not pass.
+  await yieldToEvents();
+  await yieldToEvents();
+  if (!stop.aborted) return;
+  const signal = stop.reason as NodeJS.Signals;
+  throw new Interrupted(signal, `merge interrupted by ${signal}: nothing was merged, ${target.file} is as it was`);
+}
+
+/**
+ * Merges already opened sources (see `openSources`) into `target`; the caller closes them.
+ * `stop` aborted (its reason the signal) rolls the merge back and throws `Interrupted`.
+ */
+export async function mergeLedgers(target: Ledger, sources: readonly Ledger[], stop?: AbortSignal): Promise<MergeReport> {
   const db = target.db;
   const report: MergeReport = { sources: [], images: 0, jobs: 0 };
   const findImage = db.prepare('SELECT id, sha256 FROM images WHERE key = ?');
@@ -125,7 +142,11 @@ export function mergeLedgers(target: Ledger, sources: readonly Ledger[]): MergeR
   // A run merged while it was still going (or left unfinished) gets its end when merged again after it.
   const finishRun = db.prepare('UPDATE runs SET ended_at = ?, status = ?, duration_ms = ?, counts = ? WHERE id = ?');
 
-  db.transaction(() => {
+  // One transaction taken by hand: better-sqlite3's transaction() cannot wait for the events
+  // that deliver a signal.
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    let rowsMerged = 0;
     for (const source of sources) {
       const runIds = new Map<number, number>();
       const runs = source.db.prepare('SELECT * FROM runs ORDER BY id').all() as Record<string, unknown>[];
@@ -152,6 +173,8 @@ export function mergeLedgers(target: Ledger, sources: readonly Ledger[]): MergeR
       let lastKey: string | undefined;
       let imageId = 0;
       for (const row of rows.iterate() as Iterable<SourceJob>) {
+        rowsMerged += 1;
+        if (rowsMerged % ROWS_BETWEEN_STOPS === 0) await stopIfAsked(target, stop);
         if (row.key !== lastKey) {
           lastKey = row.key;
           images += 1;
@@ -183,6 +206,12 @@ export function mergeLedgers(target: Ledger, sources: readonly Ledger[]): MergeR
       report.images += images;
       report.jobs += jobs;
     }
-  }).immediate();
+    // Last look, so that a signal taken during a merge too short to reach the first look rolls it back too.
+    await stopIfAsked(target, stop);
+    db.exec('COMMIT');
+  } catch (error) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
   return report;
 }

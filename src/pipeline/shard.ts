@@ -3,6 +3,7 @@
  * never on input order, the other shards or what is already done.
  */
 import { createHash } from 'node:crypto';
+import { UsageError } from '../errors.js';
 import { invalid, parseInteger } from '../validate.js';
 import type { Shard } from './types.js';
 
@@ -32,16 +33,24 @@ export const SHARD_INDEX_VARIABLES = ['JOB_COMPLETION_INDEX', 'AWS_BATCH_JOB_ARR
 /** `--shard-count N` with the index taken from Kubernetes Indexed Jobs or AWS Batch array jobs. */
 export function shardFromEnvironment(rawCount: unknown, env: NodeJS.ProcessEnv, where = '--shard-count'): Shard {
   const count = parseInteger(where, rawCount, 1);
-  const variable = SHARD_INDEX_VARIABLES.find((name) => env[name] !== undefined && env[name] !== '');
-  if (!variable) {
+  const set = SHARD_INDEX_VARIABLES.filter((name) => env[name] !== undefined && env[name] !== '');
+  if (set.length === 0) {
     throw invalid(
       where,
       `one of ${SHARD_INDEX_VARIABLES.join(' or ')} set to this copy's 0-based index (or use --shard I/N)`,
       'neither set',
     );
   }
-  const index = parseInteger(variable, env[variable], 0, count - 1);
-  return { index: index + 1, count };
+  const indexes = set.map((name) => parseInteger(name, env[name], 0, count - 1));
+  // Both set and different: one of them is not this copy's (a variable inherited from elsewhere),
+  // and which is cannot be known; taking either could process another copy's shard twice.
+  if (indexes.some((index) => index !== indexes[0])) {
+    throw new UsageError(
+      `${where}: ${set.map((name) => `${name}=${env[name]}`).join(' and ')} disagree about this copy's index; ` +
+        `unset the one your scheduler did not set, or use --shard I/N`,
+    );
+  }
+  return { index: indexes[0]! + 1, count };
 }
 
 export function formatShard(shard: Shard | undefined): string | null {

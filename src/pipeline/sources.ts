@@ -14,7 +14,7 @@ import type { ErrorCode } from '../errors.js';
 import { parsePath } from '../validate.js';
 import { CSV_OPTIONS, csvRecords } from './manifest-csv.js';
 import type { ImageRef } from './types.js';
-import { walk } from './walk.js';
+import { escapedName, walk } from './walk.js';
 
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'avif', 'gif', 'tif', 'tiff', 'heic', 'heif'] as const;
 const STAT_AHEAD = 64;
@@ -200,7 +200,8 @@ function statProblem(error: NodeJS.ErrnoException): { code: ErrorCode; message: 
 }
 
 /** A manifest or stdin entry: named explicitly, so stat it and say precisely what is wrong. */
-async function refFromEntry(key: string, file: string, followSymlinks: boolean): Promise<ImageRef> {
+async function refFromEntry({ key, file, raw }: Entry, followSymlinks: boolean): Promise<ImageRef> {
+  if (raw) return undecodableEntry(key, file, raw);
   try {
     let stats = await lstat(file);
     if (stats.isSymbolicLink()) {
@@ -218,9 +219,37 @@ async function refFromEntry(key: string, file: string, followSymlinks: boolean):
   }
 }
 
+/**
+ * A path whose bytes are not UTF-8: reported as the folder walk reports such a name (paths travel
+ * as UTF-8 text, where it would open nothing), E_READ with its bytes shown and the advice to
+ * rename it when the file exists, E_NOT_FOUND when it does not.
+ */
+async function undecodableEntry(key: string, file: string, raw: NonNullable<Entry['raw']>): Promise<ImageRef> {
+  const name = escapedName(raw.written);
+  const exists = await lstat(raw.resolved).then(
+    () => true,
+    () => false,
+  );
+  const problem: { code: ErrorCode; message: string } = exists
+    ? { code: 'E_READ', message: undecodableMessage(name) }
+    : { code: 'E_NOT_FOUND', message: `no such file (its name is not valid UTF-8: ${name})` };
+  return { key, path: file, size: null, mtimeMs: null, problem };
+}
+
+function undecodableMessage(name: string): string {
+  return `its name is not valid UTF-8 (${name}), and imgpipe keeps paths as UTF-8 text: rename it in UTF-8 (convmv does)`;
+}
+
 interface Entry {
   key: string;
   file: string;
+  /** The path's bytes as written and resolved, when they are not UTF-8 (then `file`, as text, names no file). */
+  raw?: { written: Buffer; resolved: Buffer };
+}
+
+/** A line's bytes as a path, resolved against `folder` as `path.resolve` does text. */
+function rawPath(folder: string, line: Buffer): Entry['raw'] {
+  return { written: line, resolved: line[0] === 0x2f ? line : Buffer.concat([Buffer.from(`${folder}${path.sep}`), line]) };
 }
 
 /**
@@ -251,7 +280,7 @@ async function* statInOrder(entries: AsyncIterable<Entry>, followSymlinks: boole
     } else if (first.done) {
       ended = true;
     } else {
-      pending.push(refFromEntry(first.value.key, first.value.file, followSymlinks));
+      pending.push(refFromEntry(first.value, followSymlinks));
       next = ask();
     }
   }
@@ -260,12 +289,22 @@ async function* statInOrder(entries: AsyncIterable<Entry>, followSymlinks: boole
 /**
  * Lines without their endings (CRLF, LF), and nothing else removed: a path is the whole line, and
  * a name may begin or end with spaces. Only a byte-order mark (Notepad) before the first line goes.
+ *
+ * Read as Latin-1, one character a byte, then decoded as UTF-8 here: a line that is not UTF-8 (a
+ * Latin-1 name from an old camera or a Windows share) keeps its bytes, `raw`, where decoding
+ * would have put U+FFFD in the name and sent every such file to E_NOT_FOUND.
  */
-async function* lines(stream: NodeJS.ReadableStream): AsyncGenerator<[string, number]> {
-  let number = 0;
-  for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
-    number += 1;
-    yield [number === 1 && line.startsWith('\uFEFF') ? line.slice(1) : line, number];
+async function* lines(stream: NodeJS.ReadableStream): AsyncGenerator<{ text: string; line: number; raw?: Buffer }> {
+  stream.setEncoding('latin1');
+  let line = 0;
+  for await (const bytes of createInterface({ input: stream, crlfDelay: Infinity })) {
+    line += 1;
+    const raw = Buffer.from(bytes, 'latin1');
+    const decoded = raw.toString('utf8');
+    const bom = line === 1 && decoded.startsWith('\uFEFF');
+    const text = bom ? decoded.slice(1) : decoded;
+    if (!decoded.includes('\uFFFD') || Buffer.from(decoded, 'utf8').equals(raw)) yield { text, line };
+    else yield { text, line, raw: bom ? raw.subarray(3) : raw };
   }
 }
 
@@ -290,10 +329,15 @@ async function* manifestEntries(spec: Extract<InputSpec, { kind: 'manifest' }>, 
     }
     return;
   }
-  for await (const [text, line] of readingManifest(spec.raw, lines(createReadStream(spec.path)))) {
+  for await (const { text, line, raw } of readingManifest(spec.raw, lines(createReadStream(spec.path)))) {
     if (isBlank(text)) continue;
     if (spec.format === 'txt') {
-      if (!text.trimStart().startsWith('#')) yield entry(text);
+      if (!text.trimStart().startsWith('#')) yield { ...entry(text), ...(raw ? { raw: rawPath(folder, raw) } : {}) };
+      continue;
+    }
+    if (raw) {
+      // JSON is UTF-8 text: no escape names these bytes, so the line cannot name the file it means.
+      options.onProblem({ source: spec.raw, line, message: `not valid UTF-8 (${escapedName(raw)}): JSON lines name files in UTF-8; rename the file in UTF-8 (convmv does), or list it in a .txt manifest` });
       continue;
     }
     let record: unknown;
@@ -343,8 +387,8 @@ async function* readingManifest<T>(raw: string, source: AsyncIterable<T>): Async
 }
 
 async function* stdinEntries(options: ScanOptions): AsyncGenerator<Entry> {
-  for await (const [text] of lines(options.stdin)) {
-    if (!isBlank(text)) yield { key: toKey(text), file: path.resolve(text) };
+  for await (const { text, raw } of lines(options.stdin)) {
+    if (!isBlank(text)) yield { key: toKey(text), file: path.resolve(text), ...(raw ? { raw: rawPath(process.cwd(), raw) } : {}) };
   }
 }
 
@@ -362,8 +406,7 @@ async function* folderRefs(base: string, include: (relative: string) => boolean,
   });
   for await (const entry of found) {
     if (entry.undecodableName !== undefined) {
-      const message = `its name is not valid UTF-8 (${entry.undecodableName}), and imgpipe keeps paths as UTF-8 text: rename it in UTF-8 (convmv does)`;
-      yield { key: entry.relative, path: entry.path, size: null, mtimeMs: null, problem: { code: 'E_READ', message } };
+      yield { key: entry.relative, path: entry.path, size: null, mtimeMs: null, problem: { code: 'E_READ', message: undecodableMessage(entry.undecodableName) } };
       continue;
     }
     try {
