@@ -339,7 +339,7 @@ describe('model cards', () => {
     // output's layout is even told by its label count): refused like a classifier's.
     const yolo = (labels: string[]) => ({ id: 'parts', kind: 'detector', model: 'yolo.onnx', input: { size: 32, layout: 'NCHW', resize: 'stretch' }, output: { format: 'yolo' }, labels });
     await refuse(yolo(['a', 'b', 'c']), /labels: 3 labels do not fit the YOLO output output0 \[1,6,2\]: it needs 4 \+ 3 = 7 features/);
-    await refuse(yolo(['a']), /labels: 1 labels do not fit the YOLO output output0 \[1,6,2\]/);
+    await refuse(yolo(['a']), /labels: 1 label does not fit the YOLO output output0 \[1,6,2\]/);
     // A detector card on a model that gives no boxes (here the classifier's [1,3] logits).
     await refuse({ ...yolo([]), model: 'mean.onnx', input: { size: 16, layout: 'NCHW', resize: 'stretch' } }, /output\.format: logits is \[1,3\]; a YOLO output is \[1,4\+C,N\]/);
     await refuse(
