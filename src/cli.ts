@@ -108,8 +108,10 @@ async function dispatch(argv: string[]): Promise<void> {
       return;
     }
     if (error instanceof CommanderError) {
-      const quiet = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help';
-      process.exitCode = quiet ? ExitCode.ok : ExitCode.usage;
+      // Commander's 0 is help or the version asked for (--help, `imgpipe help`, --version); the
+      // rest are usage errors, the help shown on stderr for a command line that names no command
+      // (`imgpipe` alone, `imgpipe help frob`) included, as git and most CLIs do.
+      process.exitCode = error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
       return;
     }
     if (error instanceof UsageError) {

@@ -94,25 +94,51 @@ describe('one writer per ledger', () => {
     }
   });
 
-  it('a run killed (kill -9) is recorded killed, at its last heartbeat, by the run that takes its lock over, not left running', async () => {
+  it('a run killed (kill -9) is recorded killed by the writer that takes its lock over, ending at its last heartbeat, or at an unknown time (not 0 s) before its first', async () => {
     const work = scratch();
-    const db = path.join(work, 'l.db');
-    const args = ['run', '-', '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'];
-    // Reading paths from a stdin left open, the first run waits, holding the lock, until it is killed.
-    const first = startCli(args, { keepStdinOpen: true });
-    const killed = collect(first);
-    while (!existsSync(db) || query(db, "SELECT count(*) AS n FROM sqlite_master WHERE name = 'runs'")[0]!.n === 0 || query(db, 'SELECT count(*) AS n FROM runs')[0]!.n === 0) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    first.kill('SIGKILL');
-    expect((await killed).signal).toBe('SIGKILL');
-    const [lock] = query<{ heartbeatAt: string }>(db, 'SELECT heartbeat_at AS heartbeatAt FROM lock');
-    expect(query(db, 'SELECT id, status FROM runs')).toEqual([{ id: 1, status: 'running' }]);
-    const second = await cli(args, { input: `${path.join(FIXTURES, 'colours', readdirSync(path.join(FIXTURES, 'colours'))[0]!)}\n` });
+    const red = path.join(FIXTURES, 'colours', readdirSync(path.join(FIXTURES, 'colours'))[0]!);
+    // Reading paths from a stdin left open, a run waits, holding the lock, until it is killed.
+    const killedRun = async (db: string): Promise<{ startedAt: string; heartbeatAt: string }> => {
+      const first = startCli(['run', '-', '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'], { keepStdinOpen: true });
+      const killed = collect(first);
+      while (!existsSync(db) || query(db, "SELECT count(*) AS n FROM sqlite_master WHERE name = 'runs'")[0]!.n === 0 || query(db, 'SELECT count(*) AS n FROM runs')[0]!.n === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      first.kill('SIGKILL');
+      expect((await killed).signal).toBe('SIGKILL');
+      expect(query(db, 'SELECT id, status FROM runs')).toEqual([{ id: 1, status: 'running' }]);
+      return query<{ startedAt: string; heartbeatAt: string }>(db, 'SELECT r.started_at AS startedAt, l.heartbeat_at AS heartbeatAt FROM runs r, lock l')[0]!;
+    };
+    const runs = (db: string) => query<{ id: number; status: string; endedAt: string | null; durationMs: number | null }>(db, 'SELECT id, status, ended_at AS endedAt, duration_ms AS durationMs FROM runs ORDER BY id');
+
+    // Killed within milliseconds of its start, long before a heartbeat (every 5 s): its end is not known.
+    // A shard run from before is merged in, so that the killed run stays the one status shows.
+    const shard = path.join(work, 'shard.db');
+    expect((await cli(['run', red, '--tasks', 'meta', '--db', shard, '--out', path.join(work, 'out'), '--quiet'])).code).toBe(0);
+    const early = path.join(work, 'early.db');
+    const lock = await killedRun(early);
+    expect(lock.heartbeatAt <= lock.startedAt).toBe(true);
+    const merged = await cli(['merge', early, shard]);
+    expect(merged.code, merged.stderr).toBe(0);
+    expect(runs(early)[0]).toEqual({ id: 1, status: 'killed', endedAt: null, durationMs: null });
+    const status = await cli(['status', '--db', early]);
+    expect(status.stdout).toMatch(new RegExp(`^last run: #1 killed, started ${lock.startedAt}, end unknown on `, 'm'));
+    const json = JSON.parse((await cli(['status', '--db', early, '--json'])).stdout) as { lastRun: Record<string, unknown> };
+    expect(json.lastRun).toMatchObject({ id: 1, status: 'killed', startedAt: lock.startedAt, endedAt: null, durationSeconds: null });
+
+    // One whose lock heartbeat 1.5 s into it (written here: the process is gone) ended then.
+    const late = path.join(work, 'late.db');
+    const { startedAt } = await killedRun(late);
+    const heartbeatAt = new Date(Date.parse(startedAt) + 1500).toISOString();
+    const connection = new Database(late);
+    connection.prepare('UPDATE lock SET heartbeat_at = ?').run(heartbeatAt);
+    connection.close();
+    const second = await cli(['run', '-', '--tasks', 'meta', '--db', late, '--out', path.join(work, 'out'), '--quiet'], { input: `${red}\n` });
     expect(second.code, second.stderr).toBe(0);
-    const runs = query<{ id: number; status: string; startedAt: string; endedAt: string | null }>(db, 'SELECT id, status, started_at AS startedAt, ended_at AS endedAt FROM runs ORDER BY id');
-    expect(runs.map(({ id, status }) => ({ id, status }))).toEqual([{ id: 1, status: 'killed' }, { id: 2, status: 'completed' }]);
-    expect(runs[0]!.endedAt).toBe(lock!.heartbeatAt > runs[0]!.startedAt ? lock!.heartbeatAt : runs[0]!.startedAt);
+    expect(runs(late)).toEqual([
+      { id: 1, status: 'killed', endedAt: heartbeatAt, durationMs: 1500 },
+      { id: 2, status: 'completed', endedAt: expect.any(String), durationMs: expect.any(Number) },
+    ]);
   });
 
   it('a lock whose pid now belongs to an unrelated process (pid reuse) holds while its heartbeat is fresh, and is taken over once it is stale', async () => {

@@ -357,6 +357,23 @@ describe('model cards', () => {
     expect(() => readFileSync(db)).toThrow();
   });
 
+  it('names the card as it was given, whether the mistake is in a field or found against the model', async () => {
+    const given = (name: string, body: Record<string, unknown>): string => path.relative(work, card(name, body));
+    const mistakes: [string, Record<string, unknown>, string][] = [
+      ['field', classifier({ kind: 'ranker' }), 'kind: expected one of'],
+      ['tensors', classifier({ labels: ['a', 'b'] }), 'labels: 2 labels for a model with 3 classes'],
+      ['altered', classifier({ sha256: '0'.repeat(64) }), 'sha256: '],
+    ];
+    for (const [name, body, problem] of mistakes) {
+      const file = given(name, body);
+      expect(file).toBe(path.join('cards', `${name}.json`));
+      const result = await cli(['tasks', '--model-card', file], { cwd: work });
+      expect([result.code, result.stderr]).toEqual([2, expect.stringMatching(new RegExp(`^imgpipe: error: model card ${file.replace(/[.\\]/g, '\\$&')}: ${problem}`))]);
+    }
+    const verify = await cli(['models', 'verify', '--model-card', path.join('cards', 'altered.json')], { cwd: work });
+    expect(verify.stdout).toMatch(/^FAIL mean-colour: model card cards\/altered\.json: sha256: .* \(fix: restore the file the card describes, or put the new file's sha256 in cards\/altered\.json\)$/m);
+  });
+
   it('fails an image, saying why, when only inference shows that the labels do not fit (a model with free dimensions)', async () => {
     const db = path.join(work, 'free.db');
     const brown = path.join(images, 'brown.png');

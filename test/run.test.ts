@@ -207,7 +207,7 @@ describe('imgpipe run', () => {
     expect(warnings).toEqual([expect.stringMatching(/photos-\uFFFDt\uFFFD: unreadable folder: its name is not valid UTF-8 \(photos-\\xe9t\\xe9\)/)]);
   });
 
-  it('a manifest or stdin line that is not UTF-8 names its file as the folder walk does: E_READ with its bytes when it exists, E_NOT_FOUND when not; a JSON line, which cannot, is skipped with a warning', async () => {
+  it('a manifest (txt, csv) or stdin line that is not UTF-8 names its file as the folder walk does: E_READ with its bytes when it exists, E_NOT_FOUND when not; a JSON line, which cannot, is skipped with a warning', async () => {
     const work = scratch();
     const red = readFileSync(path.join(FIXTURES, 'colours', 'red.png'));
     const bytes = (...parts: (string | number[])[]): Buffer => Buffer.concat(parts.map((part) => Buffer.from(part)));
@@ -229,6 +229,11 @@ describe('imgpipe run', () => {
     const fromManifest = await cli(['run', path.join(work, 'list.txt'), '--tasks', 'meta', '--db', path.join(work, 'm.db'), '--out', path.join(work, 'out'), '--quiet']);
     expect(fromManifest.code, fromManifest.stderr).toBe(1);
     expect(jobsOf(path.join(work, 'm.db'))).toEqual(expected);
+    // A CSV cell holds the same bytes: quoted or not, with an id or without.
+    writeFileSync(path.join(work, 'list.csv'), bytes([0xef, 0xbb, 0xbf], 'path,id\r\ncaf', [0xe9], '.png,\r\n"missing-', [0xe9], '.png",\r\ncaf\u00e9-utf8.png\r\n'));
+    const fromCsv = await cli(['run', path.join(work, 'list.csv'), '--tasks', 'meta', '--db', path.join(work, 'c.db'), '--out', path.join(work, 'out'), '--quiet']);
+    expect(fromCsv.code, fromCsv.stderr).toBe(1);
+    expect(jobsOf(path.join(work, 'c.db'))).toEqual(expected);
     // JSON cannot name those bytes: the line is a manifest problem (a warning, exit 1), not a missing file.
     writeFileSync(path.join(work, 'list.jsonl'), bytes('{"path": "caf', [0xe9], '.png"}\n{"path": "caf\u00e9-utf8.png"}\n'));
     const fromJsonl = await cli(['run', path.join(work, 'list.jsonl'), '--tasks', 'meta', '--db', path.join(work, 'j.db'), '--out', path.join(work, 'out'), '--json']);

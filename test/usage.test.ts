@@ -41,7 +41,7 @@ describe('usage errors', () => {
   }
 
   // Commander finds these itself; they must read (and exit) as every other usage error does.
-  it("the parser's own errors, on the program and every sub-command: exit 2, 'imgpipe: error:', the help hint, nothing on stdout", async () => {
+  it("the parser's own errors, on the program and every sub-command: exit 2, 'imgpipe: error:', the help hint, nothing on stdout; no command: the help on stderr, exit 2", async () => {
     const cases: [string[], string][] = [
       [['--foo'], "unknown option '--foo'"],
       [['frob'], "unknown command 'frob'"],
@@ -69,6 +69,17 @@ describe('usage errors', () => {
     const help = await cli(['status', '--help']);
     expect({ code: help.code, stderr: help.stderr }).toEqual({ code: 0, stderr: '' });
     expect(help.stdout).toMatch(/^Usage: imgpipe status/);
+    for (const asked of [['--help'], ['help']]) {
+      const programHelp = await cli(asked);
+      expect({ asked, code: programHelp.code, stderr: programHelp.stderr }).toEqual({ asked, code: 0, stderr: '' });
+      expect(programHelp.stdout).toMatch(/^Usage: imgpipe \[options\] \[command\]\n[^]*Examples:/);
+    }
+    // No command, or help for one that does not exist: the help on stderr, as a usage error.
+    for (const incomplete of [[], ['help', 'frob']]) {
+      const shown = await cli(incomplete);
+      expect({ incomplete, code: shown.code, stdout: shown.stdout }).toEqual({ incomplete, code: 2, stdout: '' });
+      expect(shown.stderr).toMatch(/^Usage: imgpipe \[options\] \[command\]\n[^]*Commands:\n[^]*Examples:/);
+    }
   });
 
   it('a missing input, no input, or a bad config file: exit 2 before the ledger', async () => {

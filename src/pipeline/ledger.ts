@@ -364,15 +364,16 @@ export class Ledger {
   /**
    * Runs left `running` by a process that stopped without ending them (kill -9, a crash, a lost
    * machine) become `killed`, so that `status` does not show them running forever. The run named
-   * by the lock taken over ends at its last heartbeat, its last sign of life; another (its lock
-   * already taken over before runs were ended this way) has no known end.
+   * by the lock taken over ends at its last heartbeat, its last sign of life. One that died before
+   * its first heartbeat since it started, or another (its lock already taken over before runs were
+   * ended this way), has no known end: NULL, not its start, which would read as a run of 0 s.
    */
   private endKilledRuns(held: { runId: number | null; heartbeatAt: string } | undefined): void {
     const runs = this.db.prepare("SELECT id, started_at AS startedAt FROM runs WHERE status = 'running'").all() as { id: number; startedAt: string }[];
     const end = this.db.prepare("UPDATE runs SET status = 'killed', ended_at = ?, duration_ms = ? WHERE id = ?");
     for (const run of runs) {
-      // The lock's first heartbeat is taken just before the run starts.
-      const lastSign = run.id === held?.runId ? (held.heartbeatAt > run.startedAt ? held.heartbeatAt : run.startedAt) : null;
+      // The lock's first heartbeat is taken just before the run starts: no sign of life in the run.
+      const lastSign = run.id === held?.runId && held.heartbeatAt > run.startedAt ? held.heartbeatAt : null;
       end.run(lastSign, lastSign === null ? null : Math.max(0, Date.parse(lastSign) - Date.parse(run.startedAt)), run.id);
     }
   }

@@ -4,11 +4,18 @@
  * not cost the run every good one.
  */
 import { Parser, type CsvError, type Options } from 'csv-parse';
+import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { pipeline, Transform } from 'node:stream';
 
 export interface CsvRecord {
+  /** Each field as text; a field that is not valid UTF-8 has U+FFFD where its odd bytes were. */
   fields: Record<string, string>;
+  /**
+   * The bytes of the fields that are not valid UTF-8 (a Latin-1 name from an old camera or a
+   * Windows share), by column: as text they would name no file.
+   */
+  undecodable: Readonly<Record<string, Buffer>>;
   line: number;
 }
 
@@ -27,7 +34,7 @@ export async function* csvRecords(file: string, onBadRecord: (line: number, mess
   const bad: { line: number; message: string }[] = [];
   const parser = new LinedParser(lines, {
     ...CSV_OPTIONS,
-    columns: true,
+    columns: (header: string[]) => header.map((name) => restoredBytes(name)?.toString('utf8') ?? name),
     skip_empty_lines: true,
     relax_column_count: true,
     skip_records_with_error: true,
@@ -45,7 +52,7 @@ export async function* csvRecords(file: string, onBadRecord: (line: number, mess
     },
   });
   // Errors (a read failing half-way) reach the loop below through the parser.
-  pipeline(createReadStream(file), lines.tap, parser, () => {});
+  pipeline(createReadStream(file), new KeepOddBytes(), lines.tap, parser, () => {});
   const reportBefore = (line: number): void => {
     while (bad.length > 0 && bad[0]!.line < line) {
       const { line: badLine, message } = bad.shift()!;
@@ -78,8 +85,111 @@ class LinedParser extends Parser {
     if (chunk === null) return super.push(null, encoding);
     // The blank lines skipped before a record are part of its raw text, but not of it.
     const line = this.lines.lineAt(this.info.bytes) - lineBreaks(chunk.raw.replace(/^[\r\n]+/, ''));
-    return super.push({ fields: chunk.record, line } satisfies CsvRecord, encoding);
+    // Nothing allocated for a record of plain text, the usual one: a manifest can have millions.
+    let undecodable: Record<string, Buffer> = NONE;
+    for (const column in chunk.record) {
+      const value = chunk.record[column];
+      const bytes = typeof value === 'string' ? restoredBytes(value) : undefined;
+      if (bytes === undefined) continue;
+      chunk.record[column] = bytes.toString('utf8');
+      if (isUtf8(bytes)) continue;
+      if (undecodable === NONE) undecodable = {};
+      undecodable[column] = bytes;
+    }
+    return super.push({ fields: chunk.record, undecodable, line } satisfies CsvRecord, encoding);
   }
+}
+
+const NONE: Readonly<Record<string, Buffer>> = Object.freeze({});
+
+/**
+ * The parser decodes fields as UTF-8, where a byte that is not UTF-8 becomes U+FFFD and is lost.
+ * Such bytes are carried through it instead as characters of the last private-use plane, U+10FF00
+ * plus the byte (a Latin-1 \xe9 is U+10FFE9), which `restoredBytes` turns back: only the field's
+ * bytes change, never a quote, comma, line break or space the parser reads. That range written in
+ * the file (F4 8F BE xx, F4 8F BF xx) is carried the same way, byte by byte, so that every such
+ * character comes from here, and the file's bytes always come back as they were.
+ */
+class KeepOddBytes extends Transform {
+  /** The start of a UTF-8 sequence that a chunk ended in the middle of. */
+  private held = Buffer.alloc(0);
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null, data?: Buffer) => void): void {
+    const bytes = this.held.length > 0 ? Buffer.concat([this.held, chunk]) : chunk;
+    if (isUtf8(bytes) && !bytes.includes(ESCAPE_LEAD)) {
+      this.held = Buffer.alloc(0);
+      return done(null, bytes);
+    }
+    const out: Buffer[] = [];
+    let start = 0;
+    let at = 0;
+    while (at < bytes.length) {
+      const length = sequenceLength(bytes, at);
+      if (length > 0) {
+        at += length;
+        continue;
+      }
+      // Perhaps only cut by the chunk's end: kept for the next chunk.
+      if (length === INCOMPLETE) break;
+      out.push(bytes.subarray(start, at), escapeByte(bytes[at]!));
+      at += 1;
+      start = at;
+    }
+    out.push(bytes.subarray(start, at));
+    this.held = Buffer.from(bytes.subarray(at));
+    done(null, Buffer.concat(out));
+  }
+
+  override _flush(done: (error?: Error | null, data?: Buffer) => void): void {
+    done(null, Buffer.concat(Array.from(this.held, escapeByte)));
+  }
+}
+
+/** UTF-8 of U+10FF80 to U+10FFFF, the characters that stand for bytes 0x80 to 0xFF, starts so. */
+const ESCAPE_LEAD = Buffer.from([0xf4, 0x8f]);
+const INCOMPLETE = -1;
+const NOT_UTF8 = 0;
+
+function escapeByte(byte: number): Buffer {
+  return Buffer.from(String.fromCodePoint(0x10ff00 + byte), 'utf8');
+}
+
+/** A field's bytes as they were in the file, or undefined when none were carried (its text is them). */
+function restoredBytes(field: string): Buffer | undefined {
+  if (!field.includes('\uDBFF')) return undefined;
+  const parts = field.split(/(\uDBFF[\uDF80-\uDFFF])/);
+  if (parts.length === 1) return undefined;
+  return Buffer.concat(parts.map((part, index) => (index % 2 === 1 ? Buffer.from([part.codePointAt(0)! - 0x10ff00]) : Buffer.from(part, 'utf8'))));
+}
+
+/**
+ * The length of the well-formed UTF-8 sequence at `at` (Unicode's table 3-7), NOT_UTF8 when there
+ * is none, or INCOMPLETE when the bytes end before it could. A sequence for U+10FF80 to U+10FFFF
+ * counts as not UTF-8, to be escaped.
+ */
+function sequenceLength(bytes: Buffer, at: number): number {
+  const lead = bytes[at]!;
+  if (lead < 0x80) return 1;
+  let length: number;
+  let low = 0x80;
+  let high = 0xbf;
+  if (lead >= 0xc2 && lead <= 0xdf) length = 2;
+  else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead === 0xe0) low = 0xa0;
+    if (lead === 0xed) high = 0x9f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead === 0xf0) low = 0x90;
+    if (lead === 0xf4) high = 0x8f;
+  } else return NOT_UTF8;
+  for (let i = 1; i < length; i++) {
+    if (at + i >= bytes.length) return INCOMPLETE;
+    const byte = bytes[at + i]!;
+    if (byte < (i === 1 ? low : 0x80) || byte > (i === 1 ? high : 0xbf)) return NOT_UTF8;
+    if (lead === 0xf4 && i === 2 && byte >= 0xbe && bytes[at + 1] === 0x8f) return NOT_UTF8;
+  }
+  return length;
 }
 
 function csvProblem(error: CsvError): string {

@@ -322,10 +322,10 @@ async function* manifestEntries(spec: Extract<InputSpec, { kind: 'manifest' }>, 
   const entry = (written: string, id?: string | number): Entry => ({ key: manifestKey(written, id), file: path.resolve(folder, written) });
   if (spec.format === 'csv') {
     const records = csvRecords(spec.path, (line, message) => options.onProblem({ source: spec.raw, line, message }));
-    for await (const { fields, line } of readingManifest(spec.raw, records)) {
+    for await (const { fields, undecodable, line } of readingManifest(spec.raw, records)) {
       const written = fields.path ?? '';
       if (isBlank(written)) options.onProblem({ source: spec.raw, line, message: 'empty path' });
-      else yield entry(written, fields.id);
+      else yield { ...entry(written, fields.id), ...(undecodable.path ? { raw: rawPath(folder, undecodable.path) } : {}) };
     }
     return;
   }

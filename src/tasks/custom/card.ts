@@ -61,7 +61,10 @@ export interface EmbedderOutput {
 export type CardOutput = ClassifierOutput | DetectorOutput | SegmenterOutput | EmbedderOutput;
 
 export interface ModelCard {
-  /** The card file, absolute. */
+  /**
+   * The card file as given (`--model-card`), which every message about the card names: read at
+   * start-up, it names the same file as long as the process runs.
+   */
   file: string;
   id: string;
   kind: CardKind;
@@ -275,7 +278,7 @@ export function readModelCard(file: string, reserved: ReadonlySet<string>): Mode
   const licence = fields.has('licence') ? fields.string('licence') : fields.string('license', 'unknown');
   const labels = readLabels(where, (parsed as Record<string, unknown>).labels, folder);
   return {
-    file: absolute,
+    file,
     id,
     kind,
     description: fields.string('description', `${kind} from ${path.basename(model)} (model card ${path.basename(file)})`),
