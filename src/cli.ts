@@ -17,7 +17,7 @@ import { duplicatesCommand } from './commands/duplicates.js';
 import { reportCommand } from './commands/report.js';
 import { modelCardArguments, refuseAlteredCards, registerModelCards } from './tasks/custom/load.js';
 
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command('imgpipe')
     .description('Resumable, shardable batch processing of images with AI tasks, recorded in a SQLite ledger.')
     .version(imgpipeVersion(), '-V, --version')

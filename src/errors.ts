@@ -12,7 +12,7 @@ export const ExitCode = {
  * Stable error codes recorded in the ledger for failed jobs. Scripts match on these, so
  * a code is never renamed; add new ones instead.
  */
-export const ERROR_CODES = {
+const ERROR_CODES = {
   E_NOT_FOUND: 'the file does not exist (any more)',
   E_READ: 'the file could not be read (permissions, a directory, an I/O error)',
   E_DECODE: 'the bytes are not a decodable image (corrupt, truncated or not an image)',

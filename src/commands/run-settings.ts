@@ -45,7 +45,7 @@ export interface RunSettings extends TelemetrySettings {
 }
 
 /** Options of `run` other than per-task ones, by their camelCase name (as in a config file). */
-export const RUN_KEYS = [
+const RUN_KEYS = [
   'inputs', 'tasks', 'db', 'out', 'concurrency', 'threads', 'shard', 'shardCount', 'retryFailed', 'force',
   'maxAttempts', 'timeout', 'maxPixels', 'json', 'quiet', 'followSymlinks', 'failOn', 'config',
   'metricsFile', 'pushgateway', 'metricsJob', 'metricsInterval', 'logFormat', 'logFile',

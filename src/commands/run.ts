@@ -259,5 +259,3 @@ function exitCodeOf(report: RunReport): number {
   const failed = counts.some((c) => c.failed > 0 || c.alreadyFailed > 0);
   return failed || report.scanProblems > 0 || report.result.images.duplicateKeys > 0 ? ExitCode.someFailed : ExitCode.ok;
 }
-
-export type { RunSettings };

@@ -14,7 +14,7 @@ const WORKER_ENTRY = new URL('./worker.js', import.meta.url).href;
  * WebAssembly memory and image pixels in buffers, neither counted here), so it stops only a
  * runaway allocation, which then kills that worker alone instead of the whole process.
  */
-export const DEFAULT_HEAP_MB = 1024;
+const DEFAULT_HEAP_MB = 1024;
 
 export class TaskPool {
   private pool: Piscina | undefined;

@@ -9,7 +9,7 @@ import { decodeUprightRgba, openImage, uprightSize } from '../../runtime/image.j
 import { createDetector, MODEL_SIDE, type Detector, type FaceModel } from '../../runtime/face-detector.js';
 
 /** The lowest score reported at all. */
-export const REPORT_FLOOR = 0.2;
+const REPORT_FLOOR = 0.2;
 
 export interface Face {
   box: { x: number; y: number; width: number; height: number };

@@ -24,7 +24,7 @@ export interface TextMatch {
 const normalise = (text: string): string => text.toLowerCase().normalize('NFKD').replace(/[^\p{L}\p{N}]/gu, '');
 
 /** Levenshtein distance, two rows. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
