@@ -4,11 +4,12 @@
  * moment leaves it consistent, and the next run picks up exactly what is missing.
  */
 import Database from 'better-sqlite3';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
+import { fileIdentity } from './file-identity.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './ledger-schema.js';
 import type { ImageRef, JobState } from './types.js';
 
@@ -201,19 +202,6 @@ function mayBeImgpipe(pid: number): boolean {
 }
 
 type WriteOp = [Database.Statement, unknown[]];
-
-/**
- * Which file a path names (symlinks followed): device and inode. Tells two names of one file
- * apart from two files, and a file from another put in its place under the same name.
- */
-export function fileIdentity(file: string): string | undefined {
-  try {
-    const stat = statSync(file, { bigint: true });
-    return `${stat.dev}:${stat.ino}`;
-  } catch {
-    return undefined;
-  }
-}
 
 export class Ledger {
   private readonly pendingWrites: WriteOp[] = [];

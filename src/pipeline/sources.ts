@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { UsageError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { parsePath } from '../validate.js';
+import { fileIdentity } from './file-identity.js';
 import { CSV_OPTIONS, csvRecords } from './manifest-csv.js';
 import type { ImageRef } from './types.js';
 import { escapedName, walk } from './walk.js';
@@ -96,7 +97,7 @@ export interface OutFolder {
 export function classifyInputs(inputs: readonly string[], cwd: string, out?: OutFolder): InputSpec[] {
   if (inputs.length === 0) throw new UsageError('no inputs: give directories, files, globs, manifests or - (see imgpipe run --help)');
   if (inputs.filter((input) => input === '-').length > 1) throw new UsageError('input - (stdin) given more than once');
-  const outId = out === undefined ? undefined : folderIdentity(path.resolve(cwd, out.path));
+  const outId = out === undefined ? undefined : fileIdentity(path.resolve(cwd, out.path));
   const refuseOut = (raw: string, folder: string, verb: 'is' | 'searches'): void => {
     if (outId !== undefined) refuseFolderInOut(raw, folder, verb, out!, outId);
   };
@@ -159,7 +160,7 @@ function refuseFolderInOut(raw: string, folder: string, verb: 'is' | 'searches',
   // The name of the folder directly under `current` on the way up: under --out, the task it holds.
   let below: string | undefined;
   for (let depth = 0; ; depth += 1) {
-    if (folderIdentity(current) === outId) {
+    if (fileIdentity(current) === outId) {
       if (below === undefined) throw new UsageError(`input ${raw} ${verb} the --out folder ${out.path}: the run would take its own artefacts for images; choose another --out`);
       if (out.tasks.includes(below)) {
         const where = `${depth === 1 ? '' : 'a folder inside '}${path.join(out.path, below)}`;
@@ -171,15 +172,6 @@ function refuseFolderInOut(raw: string, folder: string, verb: 'is' | 'searches',
     if (parent === current) return;
     below = path.basename(current);
     current = parent;
-  }
-}
-
-function folderIdentity(folder: string): string | undefined {
-  try {
-    const stats = statSync(folder);
-    return `${stats.dev}:${stats.ino}`;
-  } catch {
-    return undefined;
   }
 }
 
