@@ -1,3 +1,9 @@
+/**
+ * What can go wrong, in the terms scripts rely on: the exit codes of every command, the error
+ * codes a failed job is recorded with, and the two errors that end a command with their own exit
+ * code (a usage error, an interruption). Codes are stable: documented in the README, never renamed.
+ */
+
 /** Exit codes of every command (documented in the README). */
 export const ExitCode = {
   ok: 0,

@@ -1,4 +1,7 @@
-/** Pieces every command shares: the --db option, tables, the version. */
+/**
+ * Pieces the commands share: the --db and --model-card options, the check of a --task flag
+ * against a ledger, the version, and how output reads (counts, tables, help examples).
+ */
 import { readFileSync } from 'node:fs';
 import { Option } from 'commander';
 import { UsageError } from '../errors.js';
@@ -41,12 +44,12 @@ export function imgpipeVersion(): string {
   return pkg.version;
 }
 
-/** Left-aligned text columns; numbers right-aligned. */
 /** "1 job", "2 jobs": a count with its noun, as people write it ("1 jobs failed" reads as a slip). */
 export function counted(count: number, noun: string, plural = `${noun}s`): string {
   return `${count} ${count === 1 ? noun : plural}`;
 }
 
+/** Left-aligned text columns; numbers right-aligned. */
 export function formatTable(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((row) => row.map(String))];
   const widths = header.map((_, column) => Math.max(...cells.map((row) => row[column]!.length)));

@@ -280,7 +280,7 @@ export class Ledger {
     let db: DB | undefined;
     try {
       db = new Database(file, { readonly: true, fileMustExist: true });
-      db.pragma('busy_timeout = 5000');
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       const version = checkIdentity(db, file, argument);
       if (version < SCHEMA_VERSION) {
         throw new UsageError(`ledger ${file} has schema version ${version}; run imgpipe run on it once to upgrade it`);
@@ -555,10 +555,10 @@ export class Ledger {
    */
   private checkStillThere(): void {
     if (!this.opened || !this.lockHeld) return;
-    const now = fileIdentity(this.opened.path);
-    if (now === this.opened.identity) return;
+    const current = fileIdentity(this.opened.path);
+    if (current === this.opened.identity) return;
     throw new UsageError(
-      `ledger ${this.file} was ${now === undefined ? 'deleted' : 'replaced by another file'} while this run was writing it: ` +
+      `ledger ${this.file} was ${current === undefined ? 'deleted' : 'replaced by another file'} while this run was writing it: ` +
         `what it held went with that file and nothing more can be recorded, so the run stops (run again to start a new ledger)`,
     );
   }
