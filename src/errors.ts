@@ -1,7 +1,8 @@
 /**
  * What can go wrong, in the terms scripts rely on: the exit codes of every command, the error
- * codes a failed job is recorded with, and the two errors that end a command with their own exit
- * code (a usage error, an interruption). Codes are stable: documented in the README, never renamed.
+ * codes a failed job is recorded with (and TaskError, which carries one), and the two errors that
+ * end a command with their own exit code (a usage error, an interruption). Codes are stable:
+ * documented in the README, never renamed.
  */
 
 /** Exit codes of every command (documented in the README). */
@@ -35,6 +36,20 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** Codes worth another attempt: the same input may well succeed next time. */
 export const RETRIABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_TIMEOUT', 'E_WORKER_CRASH']);
+
+/**
+ * Thrown by task handlers and runtime helpers for failures that belong to the image, with a
+ * stable code. The tasks' contract (src/tasks/contract.ts) re-exports it.
+ */
+export class TaskError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TaskError';
+  }
+}
 
 /**
  * A problem with how imgpipe was invoked or with what it was given; exit code 2. Reported before

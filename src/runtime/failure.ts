@@ -2,8 +2,7 @@
  * Turns whatever a task threw into a stable (code, message) pair for the ledger. Library
  * messages are matched here, once, so that scripts can rely on the codes.
  */
-import type { ErrorCode } from '../errors.js';
-import { TaskError } from '../tasks/contract.js';
+import { TaskError, type ErrorCode } from '../errors.js';
 import { pixelLimit } from './limits.js';
 
 export interface Failure {

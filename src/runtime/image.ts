@@ -3,7 +3,7 @@
  * a truncated file, a bomb, an oversize image or an SVG the same way.
  */
 import sharp, { type Sharp } from './sharp.js';
-import { TaskError } from '../tasks/contract.js';
+import { TaskError } from '../errors.js';
 import { pixelLimit } from './limits.js';
 
 let configured = false;
