@@ -72,6 +72,16 @@ function describe(error: unknown): string {
   return process.env.IMGPIPE_DEBUG ? String((error as Error)?.stack ?? error) : (error as Error)?.message ?? String(error);
 }
 
+/**
+ * The one line a failure ends a command with, and its exit code: 2 for a usage error or a
+ * ledger's problem, 1 for anything else (imgpipe's own fault).
+ */
+function reportFailure(error: unknown): number {
+  const problem = error instanceof UsageError ? error.message : ledgerProblem(error);
+  process.stderr.write(problem ? `imgpipe: error: ${problem}\n` : `imgpipe: internal error: ${describe(error)}\n`);
+  return problem ? ExitCode.usage : ExitCode.someFailed;
+}
+
 export async function main(argv: string[]): Promise<void> {
   await dispatch(argv);
   // A signal that came during a command's last synchronous stretch (a long query) is acted on
@@ -91,11 +101,7 @@ async function dispatch(argv: string[]): Promise<void> {
   // command's control flow: a failure there (a full disk, a ledger deleted under the run) ends
   // the run as a kill would, since nothing more can be recorded, but with one line and exit 2
   // rather than a stack trace.
-  process.on('uncaughtException', (error) => {
-    const ledger = error instanceof UsageError ? error.message : ledgerProblem(error);
-    process.stderr.write(ledger ? `imgpipe: error: ${ledger}\n` : `imgpipe: internal error: ${describe(error)}\n`);
-    process.exit(ledger ? ExitCode.usage : ExitCode.someFailed);
-  });
+  process.on('uncaughtException', (error) => process.exit(reportFailure(error)));
   try {
     // Model cards define tasks and their flags: registered before the command line is parsed.
     const cards = modelCardArguments(argv.slice(2));
@@ -112,18 +118,6 @@ async function dispatch(argv: string[]): Promise<void> {
       process.exitCode = quiet ? ExitCode.ok : ExitCode.usage;
       return;
     }
-    if (error instanceof UsageError) {
-      process.stderr.write(`imgpipe: error: ${error.message}\n`);
-      process.exitCode = ExitCode.usage;
-      return;
-    }
-    const ledger = ledgerProblem(error);
-    if (ledger) {
-      process.stderr.write(`imgpipe: error: ${ledger}\n`);
-      process.exitCode = ExitCode.usage;
-      return;
-    }
-    process.stderr.write(`imgpipe: internal error: ${describe(error)}\n`);
-    process.exitCode = ExitCode.someFailed;
+    process.exitCode = reportFailure(error);
   }
 }
