@@ -3,7 +3,7 @@
  * 0 done, 1 some items failed, 2 usage error (before any work), 130 interrupted.
  */
 import { Command, CommanderError } from 'commander';
-import { ExitCode, Interrupted, UsageError } from './errors.js';
+import { ExitCode, Interrupted, messageOf, UsageError } from './errors.js';
 import { letSignalsIn, stopAtOnceOnSignals } from './commands/interruption.js';
 import { oneLine } from './runtime/failure.js';
 import { imgpipeVersion, examples } from './commands/common.js';
@@ -69,7 +69,7 @@ function ledgerProblem(error: unknown): string | undefined {
 }
 
 function describe(error: unknown): string {
-  return process.env.IMGPIPE_DEBUG ? String((error as Error)?.stack ?? error) : (error as Error)?.message ?? String(error);
+  return process.env.IMGPIPE_DEBUG ? String((error as Error)?.stack ?? error) : messageOf(error);
 }
 
 /**

@@ -37,6 +37,11 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 /** Codes worth another attempt: the same input may well succeed next time. */
 export const RETRIABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_TIMEOUT', 'E_WORKER_CRASH']);
 
+/** What a thrown value says: an Error's message, or the value itself as text (a string, undefined). */
+export function messageOf(error: unknown): string {
+  return (error as Error | undefined)?.message ?? String(error);
+}
+
 /**
  * Thrown by task handlers and runtime helpers for failures that belong to the image, with a
  * stable code. The tasks' contract (src/tasks/contract.ts) re-exports it.

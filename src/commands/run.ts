@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ExitCode } from '../errors.js';
+import { ExitCode, messageOf } from '../errors.js';
 import { DEFAULT_MAX_PIXELS } from '../runtime/limits.js';
 import { allTasks } from '../tasks/registry.js';
 import { classifyInputs, scanInputs, type InputSpec, type ScanProblem } from '../pipeline/sources.js';
@@ -156,7 +156,7 @@ async function runLocked(settings: RunSettings, specs: InputSpec[], interruption
   } catch (error) {
     abandon('failed');
     // Metrics and the log still say how it ended: the run's end time and a last line.
-    await telemetry?.end({ status: 'failed', durationMs: Date.now() - started, error: (error as Error)?.message ?? String(error) });
+    await telemetry?.end({ status: 'failed', durationMs: Date.now() - started, error: messageOf(error) });
     throw error;
   } finally {
     process.off('exit', onExit);

@@ -9,7 +9,7 @@ import { createReadStream, openSync, readSync, closeSync, realpathSync, statSync
 import { lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { UsageError } from '../errors.js';
+import { messageOf, UsageError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { parsePath } from '../validate.js';
 import { fileIdentity } from './file-identity.js';
@@ -81,7 +81,7 @@ function csvHeader(start: string, raw: string): string[] {
 
 /** The same usage error whether the manifest fails at the start-up check or later, while it is read. */
 function unreadableManifest(raw: string, error: unknown): UsageError {
-  return new UsageError(`cannot read manifest ${raw}: ${(error as Error)?.message ?? String(error)}`);
+  return new UsageError(`cannot read manifest ${raw}: ${messageOf(error)}`);
 }
 
 /** The run's --out as written, and the folders its tasks write artefacts to there (OUT/<task>). */
