@@ -6,6 +6,7 @@
 import type { Box } from '../../runtime/boxes.js';
 import type { Brand } from './gallery.js';
 
+/** A word of the ocr task's result (`lines[].words`), restated here: a task imports no other task's code. */
 export interface OcrWord {
   text: string;
   confidence: number;
