@@ -30,9 +30,9 @@ export function modelCardOption(): Option {
  * which would otherwise select nothing and exit 0 as if there were nothing to find.
  */
 export async function checkTaskFlag(flag: string, task: string, ledger: Ledger): Promise<void> {
-  const { findTask } = await import('../tasks/registry.js');
-  if (findTask(task) || ledger.db.prepare('SELECT 1 FROM jobs WHERE task = ? LIMIT 1').get(task)) return;
-  const inLedger = (ledger.db.prepare('SELECT DISTINCT task FROM jobs ORDER BY task').all() as { task: string }[]).map((row) => row.task);
+  const [{ findTask }, { hasJobsOf, ledgerTasks }] = await Promise.all([import('../tasks/registry.js'), import('../pipeline/ledger-queries.js')]);
+  if (findTask(task) || hasJobsOf(ledger.db, task)) return;
+  const inLedger = ledgerTasks(ledger.db);
   throw new UsageError(
     `${flag}: unknown task '${task}': not a built-in task (see imgpipe tasks) and ledger ${ledger.file} has no jobs of it` +
       (inLedger.length > 0 ? ` (its tasks: ${inLedger.join(', ')})` : ''),
