@@ -113,7 +113,6 @@ async function run(cliInputs: string[], flags: Record<string, unknown>): Promise
 }
 
 async function runLocked(settings: RunSettings, specs: InputSpec[], interruption: Interruption): Promise<number> {
-
   // Heavy modules load only now, so that --help and usage errors stay instant.
   const [{ Ledger, RUN_PAGE_CACHE_KB }, { Telemetry }] = await Promise.all([import('../pipeline/ledger.js'), import('../observe/telemetry.js')]);
   const ledger = Ledger.openForWrite(settings.db, { pageCacheKb: RUN_PAGE_CACHE_KB });
