@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { ExitCode, messageOf } from '../errors.js';
 import { DEFAULT_MAX_PIXELS } from '../runtime/limits.js';
 import { allTasks } from '../tasks/registry.js';
-import { classifyInputs, scanInputs, type InputSpec, type ScanProblem } from '../pipeline/sources.js';
+import { classifyInputs, IMAGE_EXTENSIONS, scanInputs, type InputSpec, type ScanProblem } from '../pipeline/sources.js';
 import type { Ledger } from '../pipeline/ledger.js';
 import { peakRssMb } from '../observe/peak-memory.js';
 import type { Telemetry } from '../observe/telemetry.js';
@@ -35,7 +35,7 @@ export function runCommand(): Command {
         'worker pools. Interrupt it at any moment: the next run with the same ledger does exactly ' +
         'what is missing. Finished jobs are not redone unless the image, the task version or its ' +
         'options changed.\n\n' +
-        'Inputs: directories (recursive; jpg jpeg png webp avif gif tif tiff heic heif), files, globs ' +
+        `Inputs: directories (recursive; ${IMAGE_EXTENSIONS.join(' ')}), files, globs ` +
         "(quote them), manifests (.txt one path per line; .jsonl {\"path\", \"id\"}; .csv with a 'path' " +
         "column and optional 'id'; paths relative to the manifest) and - for paths on stdin.",
     )

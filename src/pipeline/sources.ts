@@ -17,7 +17,8 @@ import { CSV_OPTIONS, csvRecords } from './manifest-csv.js';
 import type { ImageRef } from './types.js';
 import { escapedName, walk } from './walk.js';
 
-const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'avif', 'gif', 'tif', 'tiff', 'heic', 'heif'] as const;
+/** What a folder or glob scan takes for an image (case-insensitively); run's help lists them. */
+export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'avif', 'gif', 'tif', 'tiff', 'heic', 'heif'] as const;
 const STAT_AHEAD = 64;
 const IMAGE_NAME = new RegExp(`\\.(${IMAGE_EXTENSIONS.join('|')})$`, 'i');
 
