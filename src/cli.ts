@@ -3,7 +3,7 @@
  * 0 done, 1 some items failed, 2 usage error (before any work), 130 interrupted.
  */
 import { Command, CommanderError } from 'commander';
-import { ExitCode, Interrupted, UsageError } from './errors.js';
+import { ExitCode, Interrupted, messageOf, UsageError } from './errors.js';
 import { letSignalsIn, stopAtOnceOnSignals } from './commands/interruption.js';
 import { oneLine } from './runtime/failure.js';
 import { imgpipeVersion, examples } from './commands/common.js';
@@ -17,7 +17,7 @@ import { duplicatesCommand } from './commands/duplicates.js';
 import { reportCommand } from './commands/report.js';
 import { modelCardArguments, refuseAlteredCards, registerModelCards } from './tasks/custom/load.js';
 
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command('imgpipe')
     .description('Resumable, shardable batch processing of images with AI tasks, recorded in a SQLite ledger.')
     .version(imgpipeVersion(), '-V, --version')
@@ -69,7 +69,17 @@ function ledgerProblem(error: unknown): string | undefined {
 }
 
 function describe(error: unknown): string {
-  return process.env.IMGPIPE_DEBUG ? String((error as Error)?.stack ?? error) : (error as Error)?.message ?? String(error);
+  return process.env.IMGPIPE_DEBUG ? String((error as Error)?.stack ?? error) : messageOf(error);
+}
+
+/**
+ * The one line a failure ends a command with, and its exit code: 2 for a usage error or a
+ * ledger's problem, 1 for anything else (imgpipe's own fault).
+ */
+function reportFailure(error: unknown): number {
+  const problem = error instanceof UsageError ? error.message : ledgerProblem(error);
+  process.stderr.write(problem ? `imgpipe: error: ${problem}\n` : `imgpipe: internal error: ${describe(error)}\n`);
+  return problem ? ExitCode.usage : ExitCode.someFailed;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -91,11 +101,7 @@ async function dispatch(argv: string[]): Promise<void> {
   // command's control flow: a failure there (a full disk, a ledger deleted under the run) ends
   // the run as a kill would, since nothing more can be recorded, but with one line and exit 2
   // rather than a stack trace.
-  process.on('uncaughtException', (error) => {
-    const ledger = error instanceof UsageError ? error.message : ledgerProblem(error);
-    process.stderr.write(ledger ? `imgpipe: error: ${ledger}\n` : `imgpipe: internal error: ${describe(error)}\n`);
-    process.exit(ledger ? ExitCode.usage : ExitCode.someFailed);
-  });
+  process.on('uncaughtException', (error) => process.exit(reportFailure(error)));
   try {
     // Model cards define tasks and their flags: registered before the command line is parsed.
     const cards = modelCardArguments(argv.slice(2));
@@ -114,18 +120,6 @@ async function dispatch(argv: string[]): Promise<void> {
       process.exitCode = error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
       return;
     }
-    if (error instanceof UsageError) {
-      process.stderr.write(`imgpipe: error: ${error.message}\n`);
-      process.exitCode = ExitCode.usage;
-      return;
-    }
-    const ledger = ledgerProblem(error);
-    if (ledger) {
-      process.stderr.write(`imgpipe: error: ${ledger}\n`);
-      process.exitCode = ExitCode.usage;
-      return;
-    }
-    process.stderr.write(`imgpipe: internal error: ${describe(error)}\n`);
-    process.exitCode = ExitCode.someFailed;
+    process.exitCode = reportFailure(error);
   }
 }

@@ -1,3 +1,10 @@
+/**
+ * What can go wrong, in the terms scripts rely on: the exit codes of every command, the error
+ * codes a failed job is recorded with (and TaskError, which carries one), and the two errors that
+ * end a command with their own exit code (a usage error, an interruption). Codes are stable:
+ * documented in the README, never renamed.
+ */
+
 /** Exit codes of every command (documented in the README). */
 export const ExitCode = {
   ok: 0,
@@ -12,7 +19,7 @@ export const ExitCode = {
  * Stable error codes recorded in the ledger for failed jobs. Scripts match on these, so
  * a code is never renamed; add new ones instead.
  */
-export const ERROR_CODES = {
+const ERROR_CODES = {
   E_NOT_FOUND: 'the file does not exist (any more)',
   E_READ: 'the file could not be read (permissions, a directory, an I/O error)',
   E_DECODE: 'the bytes are not a decodable image (corrupt, truncated or not an image)',
@@ -29,6 +36,25 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** Codes worth another attempt: the same input may well succeed next time. */
 export const RETRIABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_TIMEOUT', 'E_WORKER_CRASH']);
+
+/** What a thrown value says: an Error's message, or the value itself as text (a string, undefined). */
+export function messageOf(error: unknown): string {
+  return (error as Error | undefined)?.message ?? String(error);
+}
+
+/**
+ * Thrown by task handlers and runtime helpers for failures that belong to the image, with a
+ * stable code. The tasks' contract (src/tasks/contract.ts) re-exports it.
+ */
+export class TaskError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TaskError';
+  }
+}
 
 /**
  * A problem with how imgpipe was invoked or with what it was given; exit code 2. Reported before

@@ -1,4 +1,7 @@
-/** Pieces every command shares: the --db option, tables, the version. */
+/**
+ * Pieces the commands share: the --db and --model-card options, the check of a --task flag
+ * against a ledger, the version, and how output reads (counts, tables, help examples).
+ */
 import { readFileSync } from 'node:fs';
 import { Option } from 'commander';
 import { UsageError } from '../errors.js';
@@ -27,9 +30,9 @@ export function modelCardOption(): Option {
  * which would otherwise select nothing and exit 0 as if there were nothing to find.
  */
 export async function checkTaskFlag(flag: string, task: string, ledger: Ledger): Promise<void> {
-  const { findTask } = await import('../tasks/registry.js');
-  if (findTask(task) || ledger.db.prepare('SELECT 1 FROM jobs WHERE task = ? LIMIT 1').get(task)) return;
-  const inLedger = (ledger.db.prepare('SELECT DISTINCT task FROM jobs ORDER BY task').all() as { task: string }[]).map((row) => row.task);
+  const [{ findTask }, { hasJobsOf, ledgerTasks }] = await Promise.all([import('../tasks/registry.js'), import('../pipeline/ledger-queries.js')]);
+  if (findTask(task) || hasJobsOf(ledger.db, task)) return;
+  const inLedger = ledgerTasks(ledger.db);
   throw new UsageError(
     `${flag}: unknown task '${task}': not a built-in task (see imgpipe tasks) and ledger ${ledger.file} has no jobs of it` +
       (inLedger.length > 0 ? ` (its tasks: ${inLedger.join(', ')})` : ''),
@@ -41,12 +44,12 @@ export function imgpipeVersion(): string {
   return pkg.version;
 }
 
-/** Left-aligned text columns; numbers right-aligned. */
 /** "1 job", "2 jobs": a count with its noun, as people write it ("1 jobs failed" reads as a slip). */
 export function counted(count: number, noun: string, plural = `${noun}s`): string {
   return `${count} ${count === 1 ? noun : plural}`;
 }
 
+/** Left-aligned text columns; numbers right-aligned. */
 export function formatTable(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((row) => row.map(String))];
   const widths = header.map((_, column) => Math.max(...cells.map((row) => row[column]!.length)));

@@ -74,7 +74,7 @@ export function duplicatesCommand(): Command {
       const { Ledger } = await import('../pipeline/ledger.js');
       const { nearDuplicateGroups } = await import('../pipeline/near-duplicates.js');
       const { similarGroups } = await import('../pipeline/similar-vectors.js');
-      const { iterateVectors } = await import('../pipeline/ledger-queries.js');
+      const { iterateVectors, vectorCount } = await import('../pipeline/ledger-queries.js');
       const ledger = Ledger.openForRead(flags.db);
       const groups: Group[] = [];
       const missing: string[] = [];
@@ -106,7 +106,7 @@ export function duplicatesCommand(): Command {
         }
         if (by !== 'phash') {
           // Vectors go into one array (n x dims float32), one per content.
-          const count = (ledger.db.prepare("SELECT count(*) AS n FROM jobs WHERE task = ? AND state = 'done' AND vector IS NOT NULL").get(embeddingTask) as { n: number }).n;
+          const count = vectorCount(ledger.db, embeddingTask);
           const contents: string[][] = [];
           const seen = new Set<string>();
           let data = new Float32Array(0);

@@ -3,10 +3,10 @@
  *
  * Every command exits 130 on a signal (src/cli.ts installs `stopAtOnceOnSignals` first thing):
  * without a listener Node dies by the signal (143 for SIGTERM), and leaves whatever the command
- * held. A command that reads (status, duplicates, export) stops at once, after the cleanups it
- * registered with `onInterrupt` (export removes its temporary file). A command that writes a
- * ledger (run, merge) stops in order instead, through an `Interruption`: while one exists, the
- * stop-at-once listener leaves the signal to it.
+ * held. A command that reads (status, duplicates, export, report) stops at once, after the
+ * cleanups it registered with `onInterrupt` (export removes its temporary file, report says its
+ * folder is incomplete). A command that writes a ledger (run, merge) stops in order instead,
+ * through an `Interruption`: while one exists, the stop-at-once listener leaves the signal to it.
  *
  * For `run`:
  * The handlers are installed before the ledger is opened and stay until the run returns: a signal
@@ -19,7 +19,7 @@
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { ExitCode } from '../errors.js';
 
-/** Undoes what a command started; may return a note for the interruption's message. */
+/** Undoes what a command started, or tells what it left; may return a note for the interruption's message. */
 export type Cleanup = () => string | void;
 
 const cleanups = new Set<Cleanup>();

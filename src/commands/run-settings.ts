@@ -29,14 +29,11 @@ export interface RunSettings extends TelemetrySettings {
   db: string;
   out: string;
   tasks: TaskRun[];
-  requested: string[];
   threads: number;
   shard: Shard | undefined;
   retryFailed: boolean;
   force: boolean;
   maxAttempts: number;
-  json: boolean;
-  quiet: boolean;
   followSymlinks: boolean;
   /** Images with more pixels are refused from their header, before decoding. */
   maxPixels: number;
@@ -45,7 +42,7 @@ export interface RunSettings extends TelemetrySettings {
 }
 
 /** Options of `run` other than per-task ones, by their camelCase name (as in a config file). */
-export const RUN_KEYS = [
+const RUN_KEYS = [
   'inputs', 'tasks', 'db', 'out', 'concurrency', 'threads', 'shard', 'shardCount', 'retryFailed', 'force',
   'maxAttempts', 'timeout', 'maxPixels', 'json', 'quiet', 'followSymlinks', 'failOn', 'config',
   'metricsFile', 'pushgateway', 'metricsJob', 'metricsInterval', 'logFormat', 'logFile',
@@ -212,7 +209,6 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
     db: pick('db') !== undefined ? parsePath(where('db', '--db'), pick('db'), 'a file path') : DEFAULT_DB,
     out: pick('out') !== undefined ? parsePath(where('out', '--out'), pick('out'), 'a folder path') : DEFAULT_OUT,
     tasks,
-    requested,
     threads,
     shard,
     retryFailed: flag('retryFailed', '--retry-failed'),

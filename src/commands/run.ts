@@ -2,10 +2,10 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ExitCode } from '../errors.js';
+import { ExitCode, messageOf } from '../errors.js';
 import { DEFAULT_MAX_PIXELS } from '../runtime/limits.js';
 import { allTasks } from '../tasks/registry.js';
-import { classifyInputs, scanInputs, type InputSpec, type ScanProblem } from '../pipeline/sources.js';
+import { classifyInputs, IMAGE_EXTENSIONS, scanInputs, type InputSpec, type ScanProblem } from '../pipeline/sources.js';
 import type { Ledger } from '../pipeline/ledger.js';
 import { peakRssMb } from '../observe/peak-memory.js';
 import type { Telemetry } from '../observe/telemetry.js';
@@ -35,7 +35,7 @@ export function runCommand(): Command {
         'worker pools. Interrupt it at any moment: the next run with the same ledger does exactly ' +
         'what is missing. Finished jobs are not redone unless the image, the task version or its ' +
         'options changed.\n\n' +
-        'Inputs: directories (recursive; jpg jpeg png webp avif gif tif tiff heic heif), files, globs ' +
+        `Inputs: directories (recursive; ${IMAGE_EXTENSIONS.join(' ')}), files, globs ` +
         "(quote them), manifests (.txt one path per line; .jsonl {\"path\", \"id\"}; .csv with a 'path' " +
         "column and optional 'id'; paths relative to the manifest) and - for paths on stdin.",
     )
@@ -113,7 +113,6 @@ async function run(cliInputs: string[], flags: Record<string, unknown>): Promise
 }
 
 async function runLocked(settings: RunSettings, specs: InputSpec[], interruption: Interruption): Promise<number> {
-
   // Heavy modules load only now, so that --help and usage errors stay instant.
   const [{ Ledger, RUN_PAGE_CACHE_KB }, { Telemetry }] = await Promise.all([import('../pipeline/ledger.js'), import('../observe/telemetry.js')]);
   const ledger = Ledger.openForWrite(settings.db, { pageCacheKb: RUN_PAGE_CACHE_KB });
@@ -156,7 +155,7 @@ async function runLocked(settings: RunSettings, specs: InputSpec[], interruption
   } catch (error) {
     abandon('failed');
     // Metrics and the log still say how it ended: the run's end time and a last line.
-    await telemetry?.end({ status: 'failed', durationMs: Date.now() - started, error: (error as Error)?.message ?? String(error) });
+    await telemetry?.end({ status: 'failed', durationMs: Date.now() - started, error: messageOf(error) });
     throw error;
   } finally {
     process.off('exit', onExit);
@@ -259,5 +258,3 @@ function exitCodeOf(report: RunReport): number {
   const failed = counts.some((c) => c.failed > 0 || c.alreadyFailed > 0);
   return failed || report.scanProblems > 0 || report.result.images.duplicateKeys > 0 ? ExitCode.someFailed : ExitCode.ok;
 }
-
-export type { RunSettings };

@@ -17,7 +17,7 @@ export function statusCommand(): Command {
         const failures = queries.failureGroups(ledger.db, 10, 3);
         const duplicates = queries.duplicateGroups(ledger.db, 5);
         const run = queries.lastRun(ledger.db);
-        const images = (ledger.db.prepare('SELECT count(*) AS n FROM images').get() as { n: number }).n;
+        const images = queries.imageCount(ledger.db);
         const counts = run?.counts ? (JSON.parse(run.counts) as { jobsPerSecond?: number; jobs?: { done: number; failed: number } }) : undefined;
         const lastRun = run && {
           id: run.id,

@@ -21,7 +21,7 @@ const PUSH_TIMEOUT_MS = 5_000;
  * The Pushgateway takes label values in the URL path; one with a `/` (a shard `3/8`) must be
  * base64url-encoded and its name suffixed `@base64` (the Pushgateway's own convention).
  */
-export function pushGrouping(labels: Record<string, string>): Record<string, string> {
+function pushGrouping(labels: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(labels).map(([name, value]) => [`${name}@base64`, Buffer.from(value).toString('base64url')]));
 }
 

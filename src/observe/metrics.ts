@@ -8,7 +8,7 @@ import type { TaskName } from '../tasks/contract.js';
 import type { JobEvent, RunObserver, TaskStats } from '../pipeline/scheduler.js';
 
 /** 1 ms (a `meta` job on a thumbnail) to a minute (a large page through OCR). */
-export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /** What the gauges are read from: the scheduler, once it exists. */
 export interface StatsSource {

@@ -1,7 +1,23 @@
-/** Read-only questions asked of a ledger by `status` and `export`. Plain SQL, so users can ask them too. */
+/**
+ * Read-only questions the commands (status, export, duplicates, report, run's summary) ask of a
+ * ledger. Plain SQL, so users can ask them too.
+ */
 import type { DB } from './ledger.js';
 import type { JobState } from './types.js';
 import { vectorOf } from './vectors.js';
+
+export function imageCount(db: DB): number {
+  return (db.prepare('SELECT count(*) AS n FROM images').get() as { n: number }).n;
+}
+
+/** The tasks the ledger has jobs of, by name. */
+export function ledgerTasks(db: DB): string[] {
+  return (db.prepare('SELECT DISTINCT task FROM jobs ORDER BY task').all() as { task: string }[]).map((row) => row.task);
+}
+
+export function hasJobsOf(db: DB, task: string): boolean {
+  return db.prepare('SELECT 1 FROM jobs WHERE task = ? LIMIT 1').get(task) !== undefined;
+}
 
 export interface TaskStateCounts {
   task: string;
@@ -163,6 +179,11 @@ export interface StoredVector {
   key: string;
   sha256: string | null;
   vector: Float32Array;
+}
+
+/** How many vectors iterateVectors yields for this task. */
+export function vectorCount(db: DB, task: string): number {
+  return (db.prepare("SELECT count(*) AS n FROM jobs WHERE task = ? AND state = 'done' AND vector IS NOT NULL").get(task) as { n: number }).n;
 }
 
 /** The vectors of a task's done jobs, streamed in storage order (sorting rows that carry 5 KB BLOBs would cost more than the search). */

@@ -4,11 +4,12 @@
  * moment leaves it consistent, and the next run picks up exactly what is missing.
  */
 import Database from 'better-sqlite3';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
+import { fileIdentity } from './file-identity.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './ledger-schema.js';
 import type { ImageRef, JobState } from './types.js';
 
@@ -202,19 +203,6 @@ function mayBeImgpipe(pid: number): boolean {
 
 type WriteOp = [Database.Statement, unknown[]];
 
-/**
- * Which file a path names (symlinks followed): device and inode. Tells two names of one file
- * apart from two files, and a file from another put in its place under the same name.
- */
-export function fileIdentity(file: string): string | undefined {
-  try {
-    const stat = statSync(file, { bigint: true });
-    return `${stat.dev}:${stat.ino}`;
-  } catch {
-    return undefined;
-  }
-}
-
 export class Ledger {
   private readonly pendingWrites: WriteOp[] = [];
   private readonly jobWrites = new Map<string, unknown[]>();
@@ -292,7 +280,7 @@ export class Ledger {
     let db: DB | undefined;
     try {
       db = new Database(file, { readonly: true, fileMustExist: true });
-      db.pragma('busy_timeout = 5000');
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       const version = checkIdentity(db, file, argument);
       if (version < SCHEMA_VERSION) {
         throw new UsageError(`ledger ${file} has schema version ${version}; run imgpipe run on it once to upgrade it`);
@@ -568,10 +556,10 @@ export class Ledger {
    */
   private checkStillThere(): void {
     if (!this.opened || !this.lockHeld) return;
-    const now = fileIdentity(this.opened.path);
-    if (now === this.opened.identity) return;
+    const current = fileIdentity(this.opened.path);
+    if (current === this.opened.identity) return;
     throw new UsageError(
-      `ledger ${this.file} was ${now === undefined ? 'deleted' : 'replaced by another file'} while this run was writing it: ` +
+      `ledger ${this.file} was ${current === undefined ? 'deleted' : 'replaced by another file'} while this run was writing it: ` +
         `what it held went with that file and nothing more can be recorded, so the run stops (run again to start a new ledger)`,
     );
   }

@@ -5,7 +5,8 @@
  */
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { Interrupted, UsageError } from '../errors.js';
-import { fileIdentity, Ledger } from './ledger.js';
+import { fileIdentity } from './file-identity.js';
+import { Ledger } from './ledger.js';
 
 interface SourceJob {
   key: string;

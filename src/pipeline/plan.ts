@@ -27,12 +27,12 @@ export type Decision =
  * A result is valid for the bytes it was computed from. Size and mtime unchanged means the same
  * file (as make and rsync assume); otherwise equal content hashes still do.
  */
-export function sameInput(job: JobRow, image: ImageRow): boolean {
+function sameInput(job: JobRow, image: ImageRow): boolean {
   if (job.inputSize === image.size && job.inputMtimeMs === image.mtimeMs) return true;
   return job.inputSha256 !== null && job.inputSha256 === image.sha256;
 }
 
-export function isCurrent(job: JobRow, task: TaskRun, image: ImageRow): boolean {
+function isCurrent(job: JobRow, task: TaskRun, image: ImageRow): boolean {
   return job.taskVersion === task.meta.version && job.optionsHash === task.optionsHash && sameInput(job, image);
 }
 

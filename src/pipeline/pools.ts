@@ -4,6 +4,7 @@
  * replaced by piscina; the job comes back here as a failure with a retriable code.
  */
 import { Piscina } from 'piscina';
+import { messageOf } from '../errors.js';
 import { oneLine } from '../runtime/failure.js';
 import type { WorkerData, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
@@ -14,7 +15,7 @@ const WORKER_ENTRY = new URL('./worker.js', import.meta.url).href;
  * WebAssembly memory and image pixels in buffers, neither counted here), so it stops only a
  * runaway allocation, which then kills that worker alone instead of the whole process.
  */
-export const DEFAULT_HEAP_MB = 1024;
+const DEFAULT_HEAP_MB = 1024;
 
 export class TaskPool {
   private pool: Piscina | undefined;
@@ -67,7 +68,7 @@ export class TaskPool {
         // The limit as given (--timeout meta=0.1 says 0.1 s, not 0 s), to the millisecond timers keep.
         return { ok: false, code: 'E_TIMEOUT', message: `no result after ${Number((timeoutMs / 1000).toFixed(3))} s; the worker was stopped`, durationMs };
       }
-      return { ok: false, code: 'E_WORKER_CRASH', message: `worker died: ${oneLine((error as Error)?.message ?? String(error))}`, durationMs };
+      return { ok: false, code: 'E_WORKER_CRASH', message: `worker died: ${oneLine(messageOf(error))}`, durationMs };
     } finally {
       this.busyMs += performance.now() - started;
       clearTimeout(timer);

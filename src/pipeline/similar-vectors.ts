@@ -80,7 +80,7 @@ function popcount32(x: number): number {
  * the band width with the least modelled work (long bands: many bands, so many sketch bits;
  * short bands: many unrelated candidates), with the bands it takes to reach `recall`.
  */
-export function lshPlan(n: number, minSimilarity: number, centredNorm: number, recall: number, rotationBits: number): { bitsPerBand: number; bands: number; hammingLimit: number; recall: number } {
+function lshPlan(n: number, minSimilarity: number, centredNorm: number, recall: number, rotationBits: number): { bitsPerBand: number; bands: number; hammingLimit: number; recall: number } {
   // Centring keeps distances: a pair at cosine s (distance^2 = 2(1 - s)) has centred cosine at least this.
   const centred = Math.max(-1, Math.min(1, 1 - (1 - minSimilarity) / Math.max(centredNorm ** 2, 1e-6)));
   const p = 1 - Math.acos(centred) / Math.PI;

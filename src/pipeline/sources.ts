@@ -9,13 +9,15 @@ import { createReadStream, openSync, readSync, closeSync, realpathSync, statSync
 import { lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { UsageError } from '../errors.js';
+import { messageOf, UsageError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { parsePath } from '../validate.js';
+import { fileIdentity } from './file-identity.js';
 import { CSV_OPTIONS, csvRecords } from './manifest-csv.js';
 import type { ImageRef } from './types.js';
 import { escapedName, walk } from './walk.js';
 
+/** What a folder or glob scan takes for an image (case-insensitively); run's help lists them. */
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'avif', 'gif', 'tif', 'tiff', 'heic', 'heif'] as const;
 const STAT_AHEAD = 64;
 const IMAGE_NAME = new RegExp(`\\.(${IMAGE_EXTENSIONS.join('|')})$`, 'i');
@@ -80,7 +82,7 @@ function csvHeader(start: string, raw: string): string[] {
 
 /** The same usage error whether the manifest fails at the start-up check or later, while it is read. */
 function unreadableManifest(raw: string, error: unknown): UsageError {
-  return new UsageError(`cannot read manifest ${raw}: ${(error as Error)?.message ?? String(error)}`);
+  return new UsageError(`cannot read manifest ${raw}: ${messageOf(error)}`);
 }
 
 /** The run's --out as written, and the folders its tasks write artefacts to there (OUT/<task>). */
@@ -96,7 +98,7 @@ export interface OutFolder {
 export function classifyInputs(inputs: readonly string[], cwd: string, out?: OutFolder): InputSpec[] {
   if (inputs.length === 0) throw new UsageError('no inputs: give directories, files, globs, manifests or - (see imgpipe run --help)');
   if (inputs.filter((input) => input === '-').length > 1) throw new UsageError('input - (stdin) given more than once');
-  const outId = out === undefined ? undefined : folderIdentity(path.resolve(cwd, out.path));
+  const outId = out === undefined ? undefined : fileIdentity(path.resolve(cwd, out.path));
   const refuseOut = (raw: string, folder: string, verb: 'is' | 'searches'): void => {
     if (outId !== undefined) refuseFolderInOut(raw, folder, verb, out!, outId);
   };
@@ -159,7 +161,7 @@ function refuseFolderInOut(raw: string, folder: string, verb: 'is' | 'searches',
   // The name of the folder directly under `current` on the way up: under --out, the task it holds.
   let below: string | undefined;
   for (let depth = 0; ; depth += 1) {
-    if (folderIdentity(current) === outId) {
+    if (fileIdentity(current) === outId) {
       if (below === undefined) throw new UsageError(`input ${raw} ${verb} the --out folder ${out.path}: the run would take its own artefacts for images; choose another --out`);
       if (out.tasks.includes(below)) {
         const where = `${depth === 1 ? '' : 'a folder inside '}${path.join(out.path, below)}`;
@@ -171,15 +173,6 @@ function refuseFolderInOut(raw: string, folder: string, verb: 'is' | 'searches',
     if (parent === current) return;
     below = path.basename(current);
     current = parent;
-  }
-}
-
-function folderIdentity(folder: string): string | undefined {
-  try {
-    const stats = statSync(folder);
-    return `${stats.dev}:${stats.ino}`;
-  } catch {
-    return undefined;
   }
 }
 

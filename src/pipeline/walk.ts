@@ -6,6 +6,7 @@
 import type { Dir, Dirent } from 'node:fs';
 import { opendir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { fileIdentityAsync } from './file-identity.js';
 
 export interface WalkOptions {
   followSymlinks: boolean;
@@ -53,7 +54,7 @@ export async function* walk(root: string, options: WalkOptions): AsyncGenerator<
     let id: string | undefined;
     if (options.followSymlinks) {
       // Followed links can loop back: each real folder is read once.
-      id = await folderIdentity(folder);
+      id = await fileIdentityAsync(folder);
       if (id === undefined || visited.has(id)) continue;
       visited.add(id);
     }
@@ -110,16 +111,7 @@ export async function* walk(root: string, options: WalkOptions): AsyncGenerator<
 function sameFolder(target: string): (folder: string, id: string | undefined) => Promise<boolean> {
   let targetId: string | undefined;
   return async (folder, id) => {
-    targetId ??= await folderIdentity(target);
-    return targetId !== undefined && (id ?? (await folderIdentity(folder))) === targetId;
+    targetId ??= await fileIdentityAsync(target);
+    return targetId !== undefined && (id ?? (await fileIdentityAsync(folder))) === targetId;
   };
-}
-
-async function folderIdentity(folder: string): Promise<string | undefined> {
-  try {
-    const stats = await stat(folder);
-    return `${stats.dev}:${stats.ino}`;
-  } catch {
-    return undefined;
-  }
 }

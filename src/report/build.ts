@@ -31,8 +31,8 @@ export interface ReportSettings {
 }
 
 /** Marks a folder as an imgpipe report, which a new report may overwrite. */
-export const REPORT_MARKER = '.imgpipe-report';
-export const ASSETS = new URL('../../assets/report/', import.meta.url);
+const REPORT_MARKER = '.imgpipe-report';
+const ASSETS = new URL('../../assets/report/', import.meta.url);
 
 const INDEX_PER_CHUNK = 5000;
 const TEXT_PER_CHUNK = 2000;

@@ -9,7 +9,7 @@
  */
 const UNSAFE = /[<>&\u2028\u2029]/g;
 
-export function safeJson(value: unknown): string {
+function safeJson(value: unknown): string {
   return JSON.stringify(value).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

@@ -7,7 +7,8 @@ import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
-import { TaskError, type ArtifactWriter } from '../tasks/contract.js';
+import { TaskError } from '../errors.js';
+import type { ArtifactWriter } from '../tasks/contract.js';
 
 /**
  * Maps a key (which may come from a manifest: absolute, with `..`, or Windows-style) to a

@@ -2,8 +2,7 @@
  * Turns whatever a task threw into a stable (code, message) pair for the ledger. Library
  * messages are matched here, once, so that scripts can rely on the codes.
  */
-import type { ErrorCode } from '../errors.js';
-import { TaskError } from '../tasks/contract.js';
+import { messageOf, TaskError, type ErrorCode } from '../errors.js';
 import { pixelLimit } from './limits.js';
 
 export interface Failure {
@@ -29,7 +28,7 @@ const LIBRARY_PATTERNS: [RegExp, ErrorCode][] = [
 export function classifyError(error: unknown): Failure {
   if (error instanceof TaskError) return { code: error.code, message: oneLine(error.message) };
   const err = error as NodeJS.ErrnoException | undefined;
-  const message = oneLine(err?.message ?? String(error));
+  const message = oneLine(messageOf(error));
   // Seen on truncated JPEGs; the worker has already run the job once more for a reason.
   if (isReasonless(error)) {
     return { code: 'E_DECODE', message: 'the image could not be decoded (libvips gave no reason; the file is probably corrupt or truncated)' };
@@ -58,7 +57,7 @@ export function classifyError(error: unknown): Failure {
  * real reason.
  */
 export function isReasonless(error: unknown): boolean {
-  return !(error instanceof TaskError) && oneLine((error as Error | undefined)?.message ?? String(error)) === 'Unknown error';
+  return !(error instanceof TaskError) && oneLine(messageOf(error)) === 'Unknown error';
 }
 
 /** Ledger messages are one line: library messages often carry several. */

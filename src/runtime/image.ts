@@ -3,7 +3,7 @@
  * a truncated file, a bomb, an oversize image or an SVG the same way.
  */
 import sharp, { type Sharp } from './sharp.js';
-import { TaskError } from '../tasks/contract.js';
+import { TaskError } from '../errors.js';
 import { pixelLimit } from './limits.js';
 
 let configured = false;
@@ -23,7 +23,7 @@ export function configureSharp(): void {
   configured = true;
 }
 
-export const SVG_REFUSED =
+const SVG_REFUSED =
   'SVG is refused: imgpipe does not rasterise vector files from untrusted sources (external references, entity expansion); convert it to PNG first';
 
 /** What librsvg would take: XML whose first element is <svg> (after any BOM, prolog or comment). */

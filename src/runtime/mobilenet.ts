@@ -9,7 +9,7 @@
  * a 240 px copy of a 1920 px photo): that is detail the copy lacks, not the resize; no other
  * kernel (cubic, linear, nearest, no shrink-on-load) kept them close either.
  */
-import { TaskError } from '../tasks/contract.js';
+import { TaskError } from '../errors.js';
 import { openImage } from './image.js';
 
 export const MOBILENET_SIDE = 224;

@@ -2,7 +2,8 @@
  * The task contract: what a task declares (its meta) and what its worker module exports.
  * The engine reads only these types; it never imports a task's internals.
  */
-import type { ErrorCode } from '../errors.js';
+// Defined beside the other errors so that runtime/ can throw it without importing the task layer.
+export { TaskError } from '../errors.js';
 
 export type TaskName = string;
 
@@ -143,15 +144,4 @@ export interface WorkerContext {
 /** The shape of a task's worker module. Models load here, once per worker, never at import time. */
 export interface TaskWorkerModule {
   createHandler(context: WorkerContext): Handler | Promise<Handler>;
-}
-
-/** Thrown by handlers for failures that belong to the image, with a stable code. */
-export class TaskError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'TaskError';
-  }
 }

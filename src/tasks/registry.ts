@@ -86,7 +86,7 @@ export function resolveTasks(names: readonly TaskName[]): TaskMeta[] {
 }
 
 /** The catalogue ids a task loads with these resolved options (its `models`, or what they choose). */
-export function modelsFor(task: TaskMeta, options: TaskOptions): readonly string[] {
+function modelsFor(task: TaskMeta, options: TaskOptions): readonly string[] {
   return typeof task.models === 'function' ? task.models(options) : (task.models ?? []);
 }
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { UsageError } from '../../errors.js';
 import type { ColourOrder, InputSpec, Layout, ResizeMode } from '../../runtime/tensor.js';
 
-export const CARD_KINDS = ['classifier', 'detector', 'segmenter', 'embedder'] as const;
+const CARD_KINDS = ['classifier', 'detector', 'segmenter', 'embedder'] as const;
 export type CardKind = (typeof CARD_KINDS)[number];
 
 export type Activation = 'none' | 'softmax' | 'sigmoid';

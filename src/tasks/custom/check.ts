@@ -15,7 +15,7 @@ function list(values: readonly TensorInfo[]): string {
 }
 
 /** The one tensor `name` refers to, or the only one when the card names none. */
-export function pickTensor(where: string, field: string, name: string | undefined, tensors: readonly TensorInfo[]): TensorInfo {
+function pickTensor(where: string, field: string, name: string | undefined, tensors: readonly TensorInfo[]): TensorInfo {
   if (name !== undefined) {
     const found = tensors.find((t) => t.name === name);
     if (!found) throw new UsageError(`${where}: ${field}: the model has no tensor '${name}' (it has: ${list(tensors)})`);

@@ -26,7 +26,7 @@ export function softmax(values: ArrayLike<number>): Float64Array {
   return out;
 }
 
-export function activate(values: ArrayLike<number>, activation: Activation): Float64Array {
+function activate(values: ArrayLike<number>, activation: Activation): Float64Array {
   if (activation === 'softmax') return softmax(values);
   const out = Float64Array.from(values as ArrayLike<number>);
   if (activation === 'sigmoid') for (let i = 0; i < out.length; i++) out[i] = sigmoid(out[i]!);

@@ -1,7 +1,6 @@
 /**
  * faces: detection on the upright image scaled to the model's own input side (at most
- * --faces-max-side); boxes are mapped back to
- * the upright original's pixels. Detections down to REPORT_FLOOR are kept with their scores, so
+ * --faces-max-side); boxes are mapped back to the upright original's pixels. Detections down to REPORT_FLOOR are kept with their scores, so
  * that tasks which must err towards privacy (anonymize) can use more than `count` counts.
  */
 import type { Handler, JobInput, WorkerContext } from '../contract.js';
@@ -9,7 +8,7 @@ import { decodeUprightRgba, openImage, uprightSize } from '../../runtime/image.j
 import { createDetector, MODEL_SIDE, type Detector, type FaceModel } from '../../runtime/face-detector.js';
 
 /** The lowest score reported at all. */
-export const REPORT_FLOOR = 0.2;
+const REPORT_FLOOR = 0.2;
 
 export interface Face {
   box: { x: number; y: number; width: number; height: number };

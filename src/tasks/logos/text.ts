@@ -6,6 +6,7 @@
 import type { Box } from '../../runtime/boxes.js';
 import type { Brand } from './gallery.js';
 
+/** A word of the ocr task's result (`lines[].words`), restated here: a task imports no other task's code. */
 export interface OcrWord {
   text: string;
   confidence: number;
@@ -24,7 +25,7 @@ export interface TextMatch {
 const normalise = (text: string): string => text.toLowerCase().normalize('NFKD').replace(/[^\p{L}\p{N}]/gu, '');
 
 /** Levenshtein distance, two rows. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];

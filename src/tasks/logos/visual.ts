@@ -181,18 +181,12 @@ export async function loadReference(cv: OpenCv, brand: string, file: string): Pr
   }
 }
 
-export function deleteReference(reference: Reference): void {
-  reference.descriptors.delete();
-  reference.fine.field.delete();
-  reference.coarse.field.delete();
-}
-
 /**
  * Below this many pixels on a side (as searched, fitted inside SCENE_SIDE) a photo cannot show a
  * recognisable logo, and OpenCV's pyramids fail outright on a side of 1 px (a 10000x10 strip
  * becomes 1024x1): such an image is not searched by picture.
  */
-export const MIN_SCENE_SIDE = 16;
+const MIN_SCENE_SIDE = 16;
 
 /** The photo as searched; undefined when it is too small to search (MIN_SCENE_SIDE). */
 export async function loadScene(cv: OpenCv, bytes: Buffer, uprightWidth: number): Promise<Scene | undefined> {

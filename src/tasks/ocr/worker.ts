@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Box } from '../../runtime/boxes.js';
 import sharp from '../../runtime/sharp.js';
 import type { Handler, JobInput } from '../contract.js';
 import { TaskError } from '../contract.js';
@@ -26,7 +27,6 @@ interface Options {
   text: boolean;
 }
 
-type Box = { x: number; y: number; width: number; height: number };
 export interface OcrWord {
   text: string;
   confidence: number;
