@@ -3,7 +3,7 @@
  * is, a brand outside the gallery and a photo without logos yield nothing, a sign whose name OCR
  * reads is found both ways, and brand names match OCR words through slips and aliases.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -87,6 +87,11 @@ describe('logos', () => {
   it('needs a usable gallery, before any work', async () => {
     const none = await cli(['run', input, '--tasks', 'logos', '--db', path.join(work, 'x.db')]);
     expect([none.code, none.stderr]).toEqual([2, "imgpipe: error: --logos-from (required by task 'logos'): expected a folder path (the brand gallery: DIR/<brand>/*.png|jpg|webp, optional DIR/<brand>/aliases.txt), got nothing\n"]);
+    // With a config file, the message names its key as well: the gallery may be given there.
+    const config = path.join(work, 'logos-config.json');
+    writeFileSync(config, JSON.stringify({ tasks: 'logos' }));
+    const viaConfig = await cli(['run', input, '--config', config, '--db', path.join(work, 'x.db')]);
+    expect([viaConfig.code, viaConfig.stderr]).toEqual([2, expect.stringMatching(/^imgpipe: error: --logos-from \(or --config logosFrom\) \(required by task 'logos'\): expected a folder path/)]);
     const empty = path.join(work, 'empty-gallery', 'brand');
     mkdirSync(empty, { recursive: true });
     const bad = await cli(['run', input, '--tasks', 'logos', '--logos-from', path.dirname(empty), '--db', path.join(work, 'x.db')]);

@@ -162,7 +162,9 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
       const key = camelCase(`${meta.name}-${option}`);
       const raw = pick(key);
       if (raw === undefined && spec.type === 'string' && spec.required) {
-        throw invalid(`--${meta.name}-${option} (required by task '${meta.name}')`, `${spec.patternHint ?? 'a string'} (${spec.description})`, raw);
+        // Either place may give it: with a config file, name its key too.
+        const name = flags.config !== undefined ? `--${meta.name}-${option} (or --config ${key})` : `--${meta.name}-${option}`;
+        throw invalid(`${name} (required by task '${meta.name}')`, `${spec.patternHint ?? 'a string'} (${spec.description})`, raw);
       }
       options[option] = raw === undefined ? spec.default : parseOption(where(key, `--${meta.name}-${option}`), spec, raw);
     }
