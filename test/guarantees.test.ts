@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { prng } from '../fixtures/make-fixtures.js';
-import { cli, collect, FIXTURES, makeImages, query, scratch, startCli, summaryOf, type CliResult } from './helpers.js';
+import { cli, collect, doneCount, FIXTURES, makeImages, query, scratch, sleep, startCli, summaryOf, type CliResult } from './helpers.js';
 
 const ROOT_USER = process.getuid?.() === 0;
 
@@ -41,17 +41,7 @@ function filesUnder(dir: string): string[] {
     .sort();
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
-function doneCount(db: string): number {
-  try {
-    return query<{ n: number }>(db, "SELECT count(*) AS n FROM jobs WHERE state = 'done'")[0]!.n;
-  } catch {
-    return 0;
-  }
-}
 
 /** An exit 2 with a single clear line on stderr, and no stack trace. */
 function expectUsageError(result: { code: number | null; stderr: string }, message: RegExp): void {
@@ -374,7 +364,6 @@ describe('an export --output that does not finish', () => {
 // signal (143), and what a command holds is given back: a merge's lock above all, which would
 // refuse a merge retried on another host for 30 s.
 describe('a command interrupted', () => {
-  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
   /** Whether process `pid` has `file` open: it got past its start-up, where its signal listeners are set. */
   const hasOpen = (pid: number, file: string): boolean => {
     try {

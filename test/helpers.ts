@@ -115,3 +115,23 @@ export function taskResults(db: string, task: string): Map<string, any> {
   const rows = query<{ key: string; result: string }>(db, `SELECT i.key, j.result FROM jobs j JOIN images i ON i.id = j.image_id WHERE j.task = ? AND j.state = 'done'`, task);
   return new Map(rows.map((row) => [row.key, JSON.parse(row.result)]));
 }
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Jobs done in a ledger; 0 while the ledger is not there yet or not yet migrated. */
+export function doneCount(db: string): number {
+  try {
+    return query<{ n: number }>(db, "SELECT count(*) AS n FROM jobs WHERE state = 'done'")[0]!.n;
+  } catch {
+    return 0;
+  }
+}
+
+/** Polls a running command's ledger until `count` jobs are done or 30 s pass; returns the count reached. */
+export async function waitForDone(db: string, count = 1, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (doneCount(db) < count && Date.now() < deadline) await sleep(50);
+  return doneCount(db);
+}

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { prng } from '../fixtures/make-fixtures.js';
-import { cli, collect, events, makeImages, query, resultsOf, scratch, startCli, summaryOf } from './helpers.js';
+import { cli, collect, doneCount, events, makeImages, query, resultsOf, scratch, sleep, startCli, summaryOf } from './helpers.js';
 
 const KILLS = Number(process.env.IMGPIPE_CHAOS_KILLS ?? 5);
 const SEED = Number(process.env.IMGPIPE_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -17,13 +17,6 @@ const SEED = Number(process.env.IMGPIPE_CHAOS_SEED ?? Math.floor(Math.random() *
 const IMAGES = 40 + 4 * KILLS;
 const TASKS = 'preprocess,meta';
 
-function doneCount(db: string): number {
-  try {
-    return query<{ n: number }>(db, "SELECT count(*) AS n FROM jobs WHERE state = 'done'")[0]!.n;
-  } catch {
-    return 0;
-  }
-}
 
 async function waitForDone(db: string, atLeast: number, exited?: () => boolean): Promise<void> {
   for (let i = 0; i < 2400; i += 1) {
@@ -33,7 +26,6 @@ async function waitForDone(db: string, atLeast: number, exited?: () => boolean):
   throw new Error(`never reached ${atLeast} done jobs`);
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function integrity(db: string): string {
   const connection = new Database(db, { readonly: true });

@@ -2,7 +2,7 @@
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, symlinkSync, mkdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, collect, FIXTURES, query, scratch, sha256File, startCli, summaryOf, events, taskResults } from './helpers.js';
+import { cli, collect, FIXTURES, query, scratch, sha256File, startCli, summaryOf, events, taskResults, waitForDone } from './helpers.js';
 
 const keysOf = (db: string): string[] => query<{ key: string }>(db, 'SELECT key FROM images ORDER BY key').map((r) => r.key);
 
@@ -146,16 +146,7 @@ describe('imgpipe run', () => {
     const child = startCli(['run', '-', '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--json'], { keepStdinOpen: true });
     const finished = collect(child);
     child.stdin!.write(`${path.join(FIXTURES, 'colours', 'red.png')}\n`);
-    const deadline = Date.now() + 30_000;
-    let done = 0;
-    while (done === 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      try {
-        done = query<{ n: number }>(db, "SELECT count(*) AS n FROM jobs WHERE state = 'done'")[0]!.n;
-      } catch {
-        done = 0;
-      }
-    }
+    const done = await waitForDone(db);
     expect(done).toBe(1);
     child.stdin!.end(`${path.join(FIXTURES, 'colours', 'red-blue.png')}\n`);
     const result = await finished;
@@ -427,16 +418,7 @@ describe('imgpipe run', () => {
       const child = startCli(['run', '-', name, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'], { cwd: work, keepStdinOpen: true });
       const finished = collect(child);
       child.stdin!.write('red-blue.png\n');
-      const deadline = Date.now() + 30_000;
-      let done = 0;
-      while (done === 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        try {
-          done = query<{ n: number }>(db, "SELECT count(*) AS n FROM jobs WHERE state = 'done'")[0]!.n;
-        } catch {
-          done = 0;
-        }
-      }
+      await waitForDone(db);
       spoil(manifest);
       child.stdin!.end();
       const result = await finished;
