@@ -53,6 +53,13 @@ describe('export --format csv', () => {
     expect(rows.map((row) => row.key)).toEqual(expect.arrayContaining(FORMULA_NAMES));
   });
 
+  it('the artifacts cell of a path with a space, a comma and quotes is that path: the artefact is there, the image it was made from', async () => {
+    const row = (await csvRows()).find((candidate) => candidate.task === 'preprocess' && candidate.key === 'sub dir/a b, "c".jpg')!;
+    expect(row.artifacts).toBe('preprocess/sub dir/a b, "c".jpg');
+    const made = await sharp(path.join(out, row.artifacts)).metadata();
+    expect([made.format, made.width, made.height]).toEqual(['jpeg', 24 + NAMES.indexOf('sub dir/a b, "c".jpg'), 16]);
+  });
+
   it('--csv-raw without --format csv: exit 2 naming the flag, nothing written', async () => {
     const result = await cli(['export', '--db', db, '--csv-raw']);
     expect([result.code, result.stdout, result.stderr]).toEqual([2, '', 'imgpipe: error: --csv-raw applies to --format csv; add --format csv, or drop --csv-raw\n']);

@@ -1,4 +1,4 @@
-/** The cells of `imgpipe export --format csv`: RFC 4180 quoting, and text a spreadsheet cannot run. */
+/** The cells of `imgpipe export --format csv`: RFC 4180 quoting, text a spreadsheet cannot run, one artefacts cell. */
 
 /**
  * Excel, LibreOffice and Google Sheets run a cell that starts with one of these as a formula
@@ -24,3 +24,13 @@ export function csvCell(value: unknown, raw: boolean): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
+/**
+ * A job's artefacts as one cell: none, empty; one, its path as it is (the common case, readable
+ * in a sheet); several, a JSON array. Paths may hold spaces, commas and quotes, so no separator
+ * could tell them apart. A path starts with its task's name (`preprocess/...`), never with `[`;
+ * one that did would be written as an array too, so a cell that starts with `[` is always one.
+ */
+export function artifactsText(paths: readonly string[]): string {
+  if (paths.length === 0) return '';
+  return paths.length === 1 && !paths[0]!.startsWith('[') ? paths[0]! : JSON.stringify(paths);
+}

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { UsageError } from '../errors.js';
 import { parseChoice, parseWritableFile } from '../validate.js';
 import { checkTaskFlag, dbOption, examples } from './common.js';
-import { csvCell } from './csv-cells.js';
+import { artifactsText, csvCell } from './csv-cells.js';
 import { letSignalsIn, onInterrupt } from './interruption.js';
 import type { JobRecord } from '../pipeline/ledger-queries.js';
 
@@ -24,7 +24,7 @@ function toJsonl(record: JobRecord, vectors: boolean): string {
 }
 
 function toCsv(record: JobRecord, vectors: boolean, raw: boolean): string {
-  const cells = CSV_COLUMNS.map((column) => csvCell(column === 'artifacts' ? record.artifacts.join(' ') : record[column], raw));
+  const cells = CSV_COLUMNS.map((column) => csvCell(column === 'artifacts' ? artifactsText(record.artifacts) : record[column], raw));
   if (vectors) cells.push(csvCell(vectorText(record.vector), raw));
   return `${cells.join(',')}\n`;
 }
@@ -110,7 +110,8 @@ export function exportCommand(): Command {
       'One record per (image, task) with result, error, timings and artefacts, as JSON lines or CSV.\n\n' +
         "CSV is written for spreadsheets: a text cell that starts with =, +, -, @, TAB or CR, which a spreadsheet would run as a formula " +
         "(keys and paths are file names, chosen by whoever made the file), gets a leading ' and reads as text; numbers stay numbers. " +
-        '--csv-raw writes text exactly as stored, for programs (pandas, csvkit).',
+        '--csv-raw writes text exactly as stored, for programs (pandas, csvkit).\n\n' +
+        "CSV's artifacts cell holds a job's one artefact path as it is, or a JSON array of paths when it has several.",
     )
     .addOption(dbOption())
     .addOption(new Option('--format <format>', 'jsonl or csv').default('jsonl'))

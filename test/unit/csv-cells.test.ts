@@ -1,6 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { csvCell } from '../../src/commands/csv-cells.js';
+import { artifactsText, csvCell } from '../../src/commands/csv-cells.js';
 
 /** One CSV line of these cells, read back by a CSV parser (as pandas or csvkit would). */
 const readBack = (cells: string[]): string[] => (parse(`${cells.join(',')}\n`) as string[][])[0]!;
@@ -22,5 +22,16 @@ describe('csvCell', () => {
   it('--csv-raw writes text exactly as stored', () => {
     const texts = ['=HYPERLINK("x","y")', '-5.jpg', '@a', '\tb', 'plain, with "quotes"'];
     expect(readBack(texts.map((text) => csvCell(text, true)))).toEqual(texts);
+  });
+});
+
+describe('artifactsText', () => {
+  it('one path as it is, several as a JSON array: read back, they are the paths given, spaces, commas and quotes included', () => {
+    const cases: string[][] = [[], ['preprocess/a.jpg'], ['preprocess/sub dir/a b.jpg'], ['a/x y.png', 'a/z, "w".png'], ['[odd]/x.png'], ['a/=b.png', 'a/c.png']];
+    const cells = readBack(cases.map((paths) => csvCell(artifactsText(paths), true)));
+    expect(cells.slice(0, 3)).toEqual(['', 'preprocess/a.jpg', 'preprocess/sub dir/a b.jpg']);
+    // What a program does with the cell: empty is none, [ starts an array, anything else is one path.
+    const paths = (cell: string): string[] => (cell === '' ? [] : cell.startsWith('[') ? (JSON.parse(cell) as string[]) : [cell]);
+    expect(cells.map(paths)).toEqual(cases);
   });
 });
