@@ -262,7 +262,7 @@ describe('help and introspection', () => {
   });
 
   it('help reads as sentences: no line of a description stops short mid-paragraph, no empty default', async () => {
-    for (const command of [['run'], ['duplicates'], ['report']]) {
+    for (const command of [['run'], ['duplicates'], ['report'], ['export']]) {
       const help = (await cli([...command, '--help'])).stdout;
       // The description: between the usage line and the first section.
       const description = help.split('\n\n').slice(1).join('\n\n').split(/\n(?:Arguments|Options):/)[0]!.trim();

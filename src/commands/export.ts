@@ -7,15 +7,11 @@ import { once } from 'node:events';
 import { UsageError } from '../errors.js';
 import { parseChoice, parseWritableFile } from '../validate.js';
 import { checkTaskFlag, dbOption, examples } from './common.js';
+import { artifactsText, csvCell } from './csv-cells.js';
 import { letSignalsIn, onInterrupt } from './interruption.js';
 import type { JobRecord } from '../pipeline/ledger-queries.js';
 
 const CSV_COLUMNS = ['key', 'path', 'sha256', 'task', 'state', 'attempts', 'taskVersion', 'errorCode', 'errorMessage', 'startedAt', 'finishedAt', 'durationMs', 'artifacts', 'result'] as const;
-
-function csvCell(value: unknown): string {
-  const text = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
 
 /** A stored vector as base64 of its float32 little-endian bytes: lossless, a third the size of JSON numbers. */
 function vectorText(vector: Buffer | null | undefined): string | null {
@@ -27,9 +23,9 @@ function toJsonl(record: JobRecord, vectors: boolean): string {
   return `${JSON.stringify({ ...rest, error: errorCode ? { code: errorCode, message: errorMessage } : null, ...(vectors ? { vector: vectorText(vector) } : {}) })}\n`;
 }
 
-function toCsv(record: JobRecord, vectors: boolean): string {
-  const cells = CSV_COLUMNS.map((column) => csvCell(column === 'artifacts' ? record.artifacts.join(' ') : record[column]));
-  if (vectors) cells.push(csvCell(vectorText(record.vector)));
+function toCsv(record: JobRecord, vectors: boolean, raw: boolean): string {
+  const cells = CSV_COLUMNS.map((column) => csvCell(column === 'artifacts' ? artifactsText(record.artifacts) : record[column], raw));
+  if (vectors) cells.push(csvCell(vectorText(record.vector), raw));
   return `${cells.join(',')}\n`;
 }
 
@@ -109,24 +105,38 @@ class OutputFile {
 export function exportCommand(): Command {
   return new Command('export')
     .summary('write one record per (image, task) with result, error and timings')
+    .description(
+      // One line a paragraph: commander wraps it to the terminal's width.
+      'One record per (image, task) with result, error, timings and artefacts, as JSON lines or CSV.\n\n' +
+        "CSV is written for spreadsheets: a text cell that starts with =, +, -, @, TAB or CR, which a spreadsheet would run as a formula " +
+        "(keys and paths are file names, chosen by whoever made the file), gets a leading ' and reads as text; numbers stay numbers. " +
+        '--csv-raw writes text exactly as stored, for programs (pandas, csvkit).\n\n' +
+        "CSV's artifacts cell holds a job's one artefact path as it is, or a JSON array of paths when it has several.",
+    )
     .addOption(dbOption())
     .addOption(new Option('--format <format>', 'jsonl or csv').default('jsonl'))
     .option('--task <task>', 'only this task')
     .option('--state <state>', 'only jobs in this state: pending, running, done or failed')
     .option('--output <file>', 'write here instead of stdout, whole or not at all (an interrupted or failed export leaves the file as it was)')
     .option('--vectors', "also write each job's vector (the embed task's embedding) as base64 of its float32 little-endian bytes")
+    .option('--csv-raw', "CSV for a program (pandas, csvkit): text exactly as stored, without the leading ' (do not open it in a spreadsheet)")
     .addHelpText(
       'after',
       examples([
         'imgpipe export > results.jsonl',
         'imgpipe export --format csv --task meta --output meta.csv',
+        "imgpipe export --format csv --task ocr --output ocr.csv             # for a spreadsheet: '=HYPERLINK(...).jpg",
+        'imgpipe export --format csv --task ocr --csv-raw --output ocr.csv   # for pandas or csvkit: =HYPERLINK(...).jpg',
         'imgpipe export --state failed | jq -r .path',
         'imgpipe export --task embed --vectors > embeddings.jsonl',
       ]),
     )
-    .action(async (flags: { db: string; format: string; task?: string; state?: string; output?: string; vectors?: boolean }) => {
+    .action(async (flags: { db: string; format: string; task?: string; state?: string; output?: string; vectors?: boolean; csvRaw?: boolean }) => {
       const vectors = flags.vectors === true;
+      const raw = flags.csvRaw === true;
       const format = parseChoice('--format', flags.format, ['jsonl', 'csv'] as const);
+      // JSON lines hold text as it is: --csv-raw would do nothing there, and more likely --format csv was forgotten.
+      if (raw && format !== 'csv') throw new UsageError('--csv-raw applies to --format csv; add --format csv, or drop --csv-raw');
       const state = flags.state === undefined ? undefined : parseChoice('--state', flags.state, ['pending', 'running', 'done', 'failed'] as const);
       if (flags.output !== undefined) parseWritableFile('--output', flags.output);
       const { Ledger } = await import('../pipeline/ledger.js');
@@ -147,7 +157,7 @@ export function exportCommand(): Command {
           if (format === 'csv') out.write(`${[...CSV_COLUMNS, ...(vectors ? ['vector'] : [])].join(',')}\n`);
           let records = 0;
           for (const record of iterateJobs(ledger.db, { task: flags.task, state, vectors })) {
-            if (!out.write(format === 'csv' ? toCsv(record, vectors) : toJsonl(record, vectors))) await once(process.stdout, 'drain');
+            if (!out.write(format === 'csv' ? toCsv(record, vectors, raw) : toJsonl(record, vectors))) await once(process.stdout, 'drain');
             // Writing a file (or stdout redirected to one) never waits: let a signal in now and then.
             records += 1;
             if (records % 1000 === 0) await yieldToEvents();
