@@ -1,4 +1,5 @@
 /** Exact and near duplicates: the banded search finds what an all-pairs scan finds, and the CLI groups real copies. */
+import { parse } from 'csv-parse/sync';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -114,6 +115,27 @@ describe('imgpipe duplicates', () => {
     const text = await cli(['duplicates', '--db', db]);
     expect(text.stdout).toMatch(/^1 group of exact duplicates, 1 group of near duplicates \(within 6 bits\)/);
     expect((await cli(['duplicates', '--db', db, '--distance', '40'])).code).toBe(2);
+  });
+
+  it('CSV keeps a key that a spreadsheet would run as a formula as text, and --csv-raw writes it as stored', async () => {
+    const work = scratch();
+    const input = path.join(work, 'in');
+    mkdirSync(input);
+    const original = path.join(FIXTURES, 'photos', 'landscape.jpg');
+    copyFileSync(original, path.join(input, 'plain.jpg'));
+    copyFileSync(original, path.join(input, '=HYPERLINK("evil.example","x").jpg'));
+    const db = path.join(work, 'l.db');
+    expect((await cli(['run', input, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'])).code).toBe(0);
+    const keys = async (...extra: string[]) => {
+      const result = await cli(['duplicates', '--db', db, '--format', 'csv', ...extra]);
+      expect(result.code).toBe(0);
+      return (parse(result.stdout, { columns: true }) as { kind: string; key: string }[]).filter((row) => row.kind === 'exact').map((row) => row.key);
+    };
+    expect(await keys()).toEqual(['\'=HYPERLINK("evil.example","x").jpg', 'plain.jpg']);
+    expect(await keys('--csv-raw')).toEqual(['=HYPERLINK("evil.example","x").jpg', 'plain.jpg']);
+    const misplaced = await cli(['duplicates', '--db', db, '--csv-raw']);
+    expect(misplaced.code).toBe(2);
+    expect(misplaced.stderr).toContain('--csv-raw applies to --format csv');
   });
 
   it('a threshold for a search that does not run is a usage error naming the flag, not silently ignored', async () => {

@@ -1,4 +1,4 @@
-/** The cells of `imgpipe export --format csv`: RFC 4180 quoting, text a spreadsheet cannot run, one artefacts cell. */
+/** The cells of the CSV that `export` and `duplicates` write: RFC 4180 quoting, text a spreadsheet cannot run, one artefacts cell. */
 
 /**
  * Excel, LibreOffice and Google Sheets run a cell that starts with one of these as a formula

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import { parseChoice, parseInteger, parseNumber } from '../validate.js';
 import { checkTaskFlag, counted, dbOption, examples } from './common.js';
+import { csvCell } from './csv-cells.js';
 
 interface Group {
   kind: 'exact' | 'near' | 'similar';
@@ -16,11 +17,6 @@ interface Group {
 interface Content {
   keys: string[];
   phash: string | null;
-}
-
-function csvCell(text: string | number): string {
-  const value = String(text);
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
 export function duplicatesCommand(): Command {
@@ -48,6 +44,7 @@ export function duplicatesCommand(): Command {
       ).default('0.9'),
     )
     .addOption(new Option('--format <format>', 'text, json or csv').default('text'))
+    .option('--csv-raw', "CSV for a program (pandas, csvkit): keys exactly as stored, without the leading ' that keeps a spreadsheet from running a key starting with =, +, -, @ as a formula")
     .addHelpText(
       'after',
       examples([
@@ -57,7 +54,7 @@ export function duplicatesCommand(): Command {
         'imgpipe run ./catalogue --tasks meta,embed && imgpipe duplicates --by both --similarity 0.85',
       ]),
     )
-    .action(async (flags: { db: string; by: string; distance: string; similarity: string; embeddingTask: string; format: string }, command: Command) => {
+    .action(async (flags: { db: string; by: string; distance: string; similarity: string; embeddingTask: string; format: string; csvRaw?: boolean }, command: Command) => {
       const by = parseChoice('--by', flags.by, ['phash', 'embedding', 'both'] as const);
       // A threshold for a search that does not run would be silently ignored: say so instead.
       const given = (option: string): boolean => command.getOptionValueSource(option) === 'cli';
@@ -70,6 +67,8 @@ export function duplicatesCommand(): Command {
       const distance = parseInteger('--distance', flags.distance, 0, 16);
       const similarity = parseNumber('--similarity', flags.similarity, 0.8, 1);
       const format = parseChoice('--format', flags.format, ['text', 'json', 'csv'] as const);
+      const raw = flags.csvRaw === true;
+      if (raw && format !== 'csv') throw new UsageError('--csv-raw applies to --format csv; add --format csv, or drop --csv-raw');
       const embeddingTask = flags.embeddingTask;
       const { Ledger } = await import('../pipeline/ledger.js');
       const { nearDuplicateGroups } = await import('../pipeline/near-duplicates.js');
@@ -140,7 +139,7 @@ export function duplicatesCommand(): Command {
         process.stdout.write(withSimilarity ? 'group,kind,distance,similarity,key\n' : 'group,kind,distance,key\n');
         groups.forEach((group, i) =>
           group.keys.forEach((key) => {
-            const cells = [i + 1, group.kind, group.distance ?? '', ...(withSimilarity ? [group.similarity ?? ''] : []), csvCell(key)];
+            const cells = [i + 1, group.kind, group.distance ?? '', ...(withSimilarity ? [group.similarity ?? ''] : []), csvCell(key, raw)];
             process.stdout.write(`${cells.join(',')}\n`);
           }),
         );
