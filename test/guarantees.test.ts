@@ -341,6 +341,21 @@ describe('an export --output that does not finish', () => {
     expect(readFileSync(path.join(work, 'real.jsonl'), 'utf8').trimEnd().split('\n')).toHaveLength(2);
   });
 
+  it('a name as long as the file system takes (250 bytes) is replaced whole, keeping its permissions, no temporary file left', async () => {
+    const work = scratch();
+    const db = path.join(work, 'n.db');
+    await makeImages(path.join(work, 'in'), 2, [32, 24]);
+    expect((await cli(['run', path.join(work, 'in'), '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'])).code).toBe(0);
+    const output = path.join(work, `${'e'.repeat(244)}.jsonl`);
+    writeFileSync(output, EARLIER);
+    chmodSync(output, 0o640);
+    const result = await cli(['export', '--db', db, '--output', output]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(readFileSync(output, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line).state)).toEqual(['done', 'done']);
+    expect(statSync(output).mode & 0o777).toBe(0o640);
+    expect(leftovers(work)).toEqual([]);
+  });
+
   it.skipIf(!CAN_MOUNT)('a disk that fills mid-export: exit 2 with one line, the file still holds the earlier export (needs root and mount)', async () => {
     const work = scratch();
     const { db } = await bigLedger(work);

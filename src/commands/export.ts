@@ -1,10 +1,10 @@
 /** `imgpipe export`: one record per (image, task), as JSON lines or CSV. */
 import { Command, Option } from 'commander';
 import { closeSync, fchmodSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import path from 'node:path';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { once } from 'node:events';
 import { UsageError } from '../errors.js';
+import { temporaryBeside } from '../runtime/atomic-write.js';
 import { parseChoice, parseWritableFile } from '../validate.js';
 import { checkTaskFlag, dbOption, examples } from './common.js';
 import { artifactsText, csvCell } from './csv-cells.js';
@@ -52,7 +52,7 @@ class OutputFile {
     const existing = statSync(file, { throwIfNoEntry: false });
     // A device or a pipe (--output /dev/stdout, a FIFO) is written as it is: renaming over it would replace it.
     this.target = existing && !existing.isFile() ? file : existing ? realpathSync(file) : file;
-    this.temporary = existing && !existing.isFile() ? undefined : path.join(path.dirname(this.target), `.${path.basename(this.target)}.imgpipe-${process.pid}.tmp`);
+    this.temporary = existing && !existing.isFile() ? undefined : temporaryBeside(this.target);
     this.fd = this.attempt(() => openSync(this.temporary ?? file, 'w'));
     // The file replaced keeps its permissions, as it would had it been rewritten in place.
     if (this.temporary && existing) this.attempt(() => fchmodSync(this.fd, existing.mode & 0o7777));

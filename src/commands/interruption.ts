@@ -66,15 +66,17 @@ export function onInterrupt(cleanup: Cleanup): () => void {
 }
 
 export type StopHandler = (signal: NodeJS.Signals) => void;
+export type ExitHook = (code: number) => void;
 
 export class Interruption {
   private received: NodeJS.Signals | undefined;
   private count = 0;
   private handler: StopHandler | undefined;
   private handled = false;
+  private exitHook: ExitHook | undefined;
   private readonly onSignal = (signal: NodeJS.Signals): void => {
     this.count += 1;
-    // A second signal: the person (or the orchestrator) means it. The exit hook still ends the run's row.
+    // A second signal: the person (or the orchestrator) means it. The exit hook still gives back what the command holds.
     if (this.count > 1) process.exit(ExitCode.interrupted);
     this.received = signal;
     this.deliver();
@@ -99,6 +101,17 @@ export class Interruption {
     this.deliver();
   }
 
+  /**
+   * Runs `hook` if the process exits before `dispose`: a second signal (or an error in a timer)
+   * exits at once, skipping every catch and finally, and what the command holds (its ledger's
+   * lock, an open transaction) must still be given back. Ledger calls are synchronous, so a hook
+   * can. One hook per interruption.
+   */
+  atExit(hook: ExitHook): void {
+    this.exitHook = hook;
+    process.once('exit', hook);
+  }
+
   private deliver(): void {
     if (!this.received || !this.handler || this.handled) return;
     this.handled = true;
@@ -111,5 +124,6 @@ export class Interruption {
     ordered -= 1;
     process.off('SIGINT', this.onSignal);
     process.off('SIGTERM', this.onSignal);
+    if (this.exitHook) process.off('exit', this.exitHook);
   }
 }

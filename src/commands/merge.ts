@@ -41,7 +41,7 @@ export function mergeCommand(): Command {
       const created = !existsSync(target);
       let ledger: Ledger | undefined;
       // A second signal exits at once: the merge is rolled back all the same (by SQLite), the lock released here.
-      const onExit = (): void => {
+      interruption.atExit(() => {
         if (!ledger?.db.open) return;
         try {
           if (ledger.db.inTransaction) {
@@ -53,8 +53,7 @@ export function mergeCommand(): Command {
           // As after a kill: the lock goes stale.
         }
         if (created) removeLedger(target);
-      };
-      process.once('exit', onExit);
+      });
       try {
         sources = openSources(target, shards);
         ledger = LedgerClass.openForWrite(target, { argument: 'merge' });
@@ -76,7 +75,6 @@ export function mergeCommand(): Command {
         throw error;
       } finally {
         for (const source of sources) source.close();
-        process.off('exit', onExit);
         interruption.dispose();
       }
     });

@@ -132,7 +132,7 @@ async function runLocked(settings: RunSettings, specs: InputSpec[], interruption
   });
   // Every way out but a kill ends the run's row and releases the lock: a run stopped by an error
   // must not look still running (status), nor leave its lock. process.exit (a second Ctrl-C, an
-  // error in a timer) skips the catch below, hence the exit hook; ledger calls are synchronous.
+  // error in a timer) skips the catch below, hence the exit hook.
   const abandon = (status: 'failed' | 'interrupted'): void => {
     if (!ledger.db.open) return;
     try {
@@ -145,8 +145,7 @@ async function runLocked(settings: RunSettings, specs: InputSpec[], interruption
       // The ledger may be what failed (a full disk): the next run takes the lock over, as after a kill.
     }
   };
-  const onExit = (code: number): void => abandon(code === ExitCode.interrupted ? 'interrupted' : 'failed');
-  process.once('exit', onExit);
+  interruption.atExit((code) => abandon(code === ExitCode.interrupted ? 'interrupted' : 'failed'));
   let telemetry: Telemetry | undefined;
   try {
     const orphans = ledger.resetOrphans();
@@ -157,8 +156,6 @@ async function runLocked(settings: RunSettings, specs: InputSpec[], interruption
     // Metrics and the log still say how it ended: the run's end time and a last line.
     await telemetry?.end({ status: 'failed', durationMs: Date.now() - started, error: messageOf(error) });
     throw error;
-  } finally {
-    process.off('exit', onExit);
   }
 }
 

@@ -1,11 +1,12 @@
 /**
  * `--log-format json`: one JSON object per line for log pipelines (Loki, Elasticsearch,
- * CloudWatch), on stderr or in `--log-file`. Lines are written in batches, as `--json` events
- * are: one write per job would cost more than the rest of a job's bookkeeping.
+ * CloudWatch), on stderr or in `--log-file`. Job lines are written in batches, as `--json`
+ * events are.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import type { ErrorCode } from '../errors.js';
+import { JsonLinesWriter } from '../pipeline/json-lines.js';
 import type { JobEvent, RunObserver } from '../pipeline/scheduler.js';
 
 export type LogFormat = 'text' | 'json';
@@ -67,35 +68,22 @@ export function discard(): NodeJS.WritableStream {
   return new Writable({ write: (_chunk, _encoding, callback) => callback() });
 }
 
-const BATCH_LINES = 512;
-const BATCH_MS = 100;
-
 export class JsonLog implements RunObserver {
-  private lines: string[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private readonly flushOnExit = (): void => this.flush();
+  private readonly lines: JsonLinesWriter;
+  private readonly flushOnExit = (): void => this.lines.flush();
 
   constructor(
-    private readonly out: NodeJS.WritableStream,
+    out: NodeJS.WritableStream,
     private readonly context: { run: number; shard: string | null },
   ) {
+    this.lines = new JsonLinesWriter(out);
     // A second Ctrl-C exits at once: what is buffered still gets out.
     process.on('exit', this.flushOnExit);
   }
 
   private write(level: LogRecord['level'], event: LogEvent, fields: Partial<LogRecord>, batch = false): void {
     const record: LogRecord = { time: new Date().toISOString(), level, run: this.context.run, shard: this.context.shard, event, ...fields };
-    this.lines.push(JSON.stringify(record));
-    if (!batch || this.lines.length >= BATCH_LINES) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), BATCH_MS);
-  }
-
-  private flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.lines.length === 0) return;
-    this.out.write(`${this.lines.join('\n')}\n`);
-    this.lines = [];
+    this.lines.write(record, batch);
   }
 
   begin({ runId: _run, shard: _shard, ...fields }: Record<string, unknown>): void {

@@ -3,8 +3,8 @@
  * textfile collector reads it) and pushes to a Pushgateway, every few seconds and once at the
  * end. Neither may fail the run: a problem is reported once, and the run goes on.
  */
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { Pushgateway, type Registry } from 'prom-client';
+import { replaceFileSync } from '../runtime/atomic-write.js';
 
 export interface PublishTargets {
   /** `--metrics-file`. */
@@ -67,13 +67,10 @@ export class MetricsPublisher {
     const file = this.targets.file;
     if (!file) return;
     const text = await this.registry.metrics();
-    // Renamed into place, so that the collector never reads half a file.
-    const temp = `${file}.tmp.${process.pid}`;
     try {
-      writeFileSync(temp, text);
-      renameSync(temp, file);
+      // Renamed into place, so that the collector never reads half a file.
+      replaceFileSync(file, text);
     } catch (error) {
-      rmSync(temp, { force: true });
       this.warnOnce('file', `--metrics-file ${file}: cannot write it (${(error as Error).message}); the run goes on without it`);
     }
   }

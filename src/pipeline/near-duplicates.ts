@@ -5,6 +5,7 @@
  * are compared. With distinct images the buckets stay small, and the work grows about linearly
  * with the number of images instead of with its square.
  */
+import { UnionFind } from './union-find.js';
 
 export interface HashedImage {
   key: string;
@@ -46,14 +47,7 @@ function bandValue(hash: bigint, [from, to]: [number, number]): bigint {
 export function nearDuplicateGroups(images: readonly HashedImage[], distance: number): NearGroup[] {
   const hashes = images.map((image) => split(image.phash));
   const wide = images.map((image) => BigInt(`0x${image.phash}`));
-  const parent = images.map((_, i) => i);
-  const find = (i: number): number => {
-    while (parent[i] !== i) {
-      parent[i] = parent[parent[i]!]!;
-      i = parent[i]!;
-    }
-    return i;
-  };
+  const sets = new UnionFind(images.length);
   const joinDistance = new Map<number, number>();
   for (const range of bands(Math.min(distance + 1, 64))) {
     const buckets = new Map<bigint, number[]>();
@@ -68,21 +62,16 @@ export function nearDuplicateGroups(images: readonly HashedImage[], distance: nu
         for (let b = a + 1; b < bucket.length; b += 1) {
           const d = hamming(hashes[bucket[a]!]!, hashes[bucket[b]!]!);
           if (d > distance) continue;
-          const [ra, rb] = [find(bucket[a]!), find(bucket[b]!)];
+          const [ra, rb] = [sets.find(bucket[a]!), sets.find(bucket[b]!)];
           if (ra === rb) continue;
-          parent[rb] = ra;
+          sets.join(ra, rb);
           joinDistance.set(ra, Math.max(joinDistance.get(ra) ?? 0, joinDistance.get(rb) ?? 0, d));
         }
       }
     }
   }
-  const groups = new Map<number, string[]>();
-  images.forEach((image, i) => {
-    const root = find(i);
-    groups.set(root, [...(groups.get(root) ?? []), image.key]);
-  });
-  return [...groups.entries()]
-    .filter(([, keys]) => keys.length > 1)
-    .map(([root, keys]) => ({ keys: keys.sort(), maxDistance: joinDistance.get(root) ?? 0 }))
+  return [...sets.sets()]
+    .filter(([, members]) => members.length > 1)
+    .map(([root, members]) => ({ keys: members.map((i) => images[i]!.key).sort(), maxDistance: joinDistance.get(root) ?? 0 }))
     .sort((a, b) => b.keys.length - a.keys.length || a.keys[0]!.localeCompare(b.keys[0]!));
 }

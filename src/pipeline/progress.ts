@@ -4,6 +4,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { TaskName } from '../tasks/contract.js';
+import { JsonLinesWriter } from './json-lines.js';
 import type { JobEvent, RunObserver } from './scheduler.js';
 
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
@@ -34,35 +35,22 @@ export class Progress implements RunObserver {
   private timer: NodeJS.Timeout | undefined;
   private multibar: cliProgress.MultiBar | undefined;
   private readonly bars = new Map<TaskName, cliProgress.SingleBar>();
-  private jsonLines: string[] = [];
-  private jsonTimer: NodeJS.Timeout | undefined;
+  private readonly events: JsonLinesWriter;
 
   constructor(
     readonly mode: ProgressMode,
     taskNames: readonly TaskName[],
-    private readonly stdout: NodeJS.WritableStream = process.stdout,
+    stdout: NodeJS.WritableStream = process.stdout,
     private readonly stderr: NodeJS.WritableStream = process.stderr,
   ) {
+    this.events = new JsonLinesWriter(stdout);
     for (const name of taskNames) this.tasks.set(name, { planned: 0, done: 0, failed: 0, skipped: 0 });
   }
 
-  /**
-   * Emits a JSON-lines event (json mode only). Job events are written in batches: a pipe write
-   * is a system call, and one per job cost more than the rest of the bookkeeping.
-   */
+  /** Emits a JSON-lines event (json mode only); job events are batched, the rest go out at once. */
   event(type: string, fields: object): void {
     if (this.mode !== 'json') return;
-    this.jsonLines.push(JSON.stringify({ event: type, time: new Date().toISOString(), ...fields }));
-    if (type !== 'job' || this.jsonLines.length >= 512) this.flushEvents();
-    else this.jsonTimer ??= setTimeout(() => this.flushEvents(), 100);
-  }
-
-  private flushEvents(): void {
-    if (this.jsonTimer) clearTimeout(this.jsonTimer);
-    this.jsonTimer = undefined;
-    if (this.jsonLines.length === 0) return;
-    this.stdout.write(`${this.jsonLines.join('\n')}\n`);
-    this.jsonLines = [];
+    this.events.write({ event: type, time: new Date().toISOString(), ...fields }, type === 'job');
   }
 
   begin(fields: object): void {
@@ -160,7 +148,7 @@ export class Progress implements RunObserver {
   }
 
   end(): void {
-    this.flushEvents();
+    this.events.flush();
     if (this.timer) clearInterval(this.timer);
     if (this.multibar) {
       this.refresh();

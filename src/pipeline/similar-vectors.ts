@@ -10,6 +10,7 @@
  * threshold to share at least one with probability `recall`. Candidates whose sketches differ too much to be at
  * the threshold are dropped before the exact check. Work grows about as n log n.
  */
+import { UnionFind } from './union-find.js';
 
 export interface SimilarGroup {
   /** Indices into the input, ascending. */
@@ -164,14 +165,7 @@ export function similarGroups(data: Float32Array, dims: number, minSimilarity: n
     return sum;
   };
 
-  const parent = Int32Array.from({ length: n }, (_, i) => i);
-  const find = (i: number): number => {
-    while (parent[i] !== i) {
-      parent[i] = parent[parent[i]!]!;
-      i = parent[i]!;
-    }
-    return i;
-  };
+  const sets = new UnionFind(n);
   const joined = new Map<number, number>();
   const stats: SimilarStats = { bands: plan.bands, bitsPerBand: plan.bitsPerBand, recall: plan.recall, candidates: 0, checked: 0 };
   // Per band: sort (value, index) packed in one float64 (value < 2^24, index < 2^28) and walk runs of equal values.
@@ -188,12 +182,12 @@ export function similarGroups(data: Float32Array, dims: number, minSimilarity: n
           const a = order[x]! % 2 ** 28;
           const b = order[y]! % 2 ** 28;
           stats.candidates += 1;
-          const [ra, rb] = [find(a), find(b)];
+          const [ra, rb] = [sets.find(a), sets.find(b)];
           if (ra === rb || hamming(a, b) > plan.hammingLimit) continue;
           stats.checked += 1;
           const similarity = dot(a, b);
           if (similarity < minSimilarity) continue;
-          parent[rb] = ra;
+          sets.join(ra, rb);
           joined.set(ra, Math.min(joined.get(ra) ?? 1, joined.get(rb) ?? 1, similarity));
         }
       }
@@ -201,14 +195,7 @@ export function similarGroups(data: Float32Array, dims: number, minSimilarity: n
     }
   }
 
-  const members = new Map<number, number[]>();
-  for (let i = 0; i < n; i += 1) {
-    const root = find(i);
-    const list = members.get(root);
-    if (list) list.push(i);
-    else members.set(root, [i]);
-  }
-  const groups = [...members.entries()]
+  const groups = [...sets.sets()]
     .filter(([, list]) => list.length > 1)
     .map(([root, list]) => ({ members: list, minSimilarity: Math.round((joined.get(root) ?? 1) * 1000) / 1000 }));
   return { groups, stats };

@@ -3,11 +3,10 @@
  * over the job's own input, written under a temporary name and renamed so that no reader ever
  * sees half a file.
  */
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { threadId } from 'node:worker_threads';
-import { randomBytes } from 'node:crypto';
 import { TaskError } from '../errors.js';
+import { replaceFile } from './atomic-write.js';
 import type { ArtifactWriter } from '../tasks/contract.js';
 
 /**
@@ -43,25 +42,12 @@ export function imageSuffix(key: string, format: ImageFormat): string {
   return FORMAT_EXTENSIONS[format].some((ext) => lower.endsWith(ext)) ? '' : FORMAT_EXTENSIONS[format][0]!;
 }
 
-/**
- * The temporary name sits in the final name's folder, so the rename stays on one file system and
- * is atomic; it does not grow with the final name, so any name the file system takes can be
- * written (a 250-byte one included); it is hidden, so folder scans skip one that a kill leaves
- * behind. The random part keeps writers apart that share a pid and thread id (containers writing
- * to one shared volume).
- */
-function temporaryBeside(finalPath: string): string {
-  return path.join(path.dirname(finalPath), `.imgpipe-${process.pid}-${threadId}-${randomBytes(6).toString('hex')}.tmp`);
-}
-
+/** Fails with E_WRITE, saying why; a folder missing on the way is made. */
 export async function writeAtomically(finalPath: string, data: Buffer | string): Promise<void> {
-  const temp = temporaryBeside(finalPath);
   try {
     await mkdir(path.dirname(finalPath), { recursive: true });
-    await writeFile(temp, data);
-    await rename(temp, finalPath);
+    await replaceFile(finalPath, data);
   } catch (error) {
-    await rm(temp, { force: true }).catch(() => undefined);
     const err = error as NodeJS.ErrnoException;
     const reason = err.code && !err.message.includes(err.code) ? `${err.code} ${err.message}` : err.message;
     throw new TaskError('E_WRITE', `cannot write ${finalPath}: ${reason}`);
