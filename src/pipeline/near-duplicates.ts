@@ -6,6 +6,7 @@
  * with the number of images instead of with its square.
  */
 import { UnionFind } from './union-find.js';
+import { popcount32 } from './popcount.js';
 
 export interface HashedImage {
   key: string;
@@ -16,12 +17,6 @@ export interface NearGroup {
   keys: string[];
   /** The largest Hamming distance between a member and the member it joined through. */
   maxDistance: number;
-}
-
-function popcount32(x: number): number {
-  let v = x - ((x >>> 1) & 0x55555555);
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
 function split(phash: string): [number, number] {

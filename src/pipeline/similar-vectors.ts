@@ -11,6 +11,7 @@
  * the threshold are dropped before the exact check. Work grows about as n log n.
  */
 import { UnionFind } from './union-find.js';
+import { popcount32 } from './popcount.js';
 
 export interface SimilarGroup {
   /** Indices into the input, ascending. */
@@ -68,12 +69,6 @@ function hadamard(v: Float32Array): void {
       }
     }
   }
-}
-
-function popcount32(x: number): number {
-  let v = x - ((x >>> 1) & 0x55555555);
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
 /**
