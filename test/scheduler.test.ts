@@ -155,3 +155,49 @@ describe('scheduler', () => {
     expect(doneWhenScanFinished).toBeLessThan(10);
   });
 });
+
+/** Runs the given tasks (handler bodies) over fixtures/colours with a fresh ledger; returns its job rows and the events. */
+async function runWorkers(
+  workers: Record<string, string>,
+  settings: { maxAttempts?: number; timeoutMs?: number; graceMs?: number; stopAfterMs?: number } = {},
+): Promise<{ rows: { key: string; task: string; state: string; attempts: number; result: string | null; error_code: string | null; error_message: string | null }[]; events: { task: string; state: string; code?: string }[] }> {
+  const work = scratch();
+  const tasks = Object.entries(workers).map(([name, body]): TaskRun => {
+    const file = path.join(work, `${name}.mjs`);
+    writeFileSync(file, `export function createHandler() { ${body} }\n`);
+    const meta: TaskMeta = { name, version: 1, description: name, needs: [], concurrency: 1, threadsPerJob: 1, timeoutSeconds: 10, options: {}, worker: new URL(`file://${file}`) };
+    return { meta, options: {}, optionsHash: 'none', concurrency: 1, threadsPerJob: 1, timeoutMs: settings.timeoutMs ?? 10_000 };
+  });
+  const ledger = Ledger.openForWrite(path.join(work, 'l.db'));
+  ledger.acquireLock();
+  const runId = ledger.startRun({ argv: [], cwd: work, tasks: Object.keys(workers), shard: null, version: 'test' });
+  const events: { task: string; state: string; code?: string }[] = [];
+  const scheduler = new Scheduler(
+    ledger,
+    { runId, tasks, threads: 2, maxAttempts: settings.maxAttempts ?? 2, retryFailed: false, force: false, outDir: path.join(work, 'out'), shard: undefined, graceMs: settings.graceMs ?? 1000, maxPixels: 1_000_000 },
+    { scanned: () => {}, planned: () => {}, skipped: () => {}, warning: () => {}, job: (e) => events.push(e) },
+  );
+  if (settings.stopAfterMs !== undefined) setTimeout(() => scheduler.stop(), settings.stopAfterMs);
+  await scheduler.run(scanInputs(classifyInputs([path.join(FIXTURES, 'colours')], ROOT), { followSymlinks: false, stdin: process.stdin, onProblem: () => {} }));
+  ledger.close();
+  const rows = query<{ key: string; task: string; state: string; attempts: number; result: string | null; error_code: string | null; error_message: string | null }>(
+    path.join(work, 'l.db'),
+    'SELECT i.key, j.task, j.state, j.attempts, j.result, j.error_code, j.error_message FROM jobs j JOIN images i ON i.id = j.image_id ORDER BY i.key, j.task',
+  );
+  return { rows, events };
+}
+
+describe('what a task hands back', () => {
+  it('a result JSON cannot represent, or artefacts that are not paths, fail the job once as E_TASK: never done without a result, never a worker crash retried', async () => {
+    const { rows, events } = await runWorkers({
+      fn: 'return async () => ({ result: () => 1 });',
+      sym: "return async () => ({ result: Symbol('s') });",
+      arts: 'return async () => ({ result: {}, artifacts: [{ path: () => 1 }] });',
+    });
+    expect(rows).toHaveLength(6);
+    for (const row of rows) expect(row, `${row.task} ${row.key}`).toMatchObject({ state: 'failed', attempts: 1, error_code: 'E_TASK', result: null });
+    expect(rows.find((r) => r.task === 'fn')!.error_message).toMatch(/result .*JSON/);
+    expect(rows.find((r) => r.task === 'arts')!.error_message).toMatch(/artefact/);
+    expect(events.filter((e) => e.state === 'retry')).toEqual([]);
+  });
+});
