@@ -201,3 +201,16 @@ describe('what a task hands back', () => {
     expect(events.filter((e) => e.state === 'retry')).toEqual([]);
   });
 });
+
+describe('a stop while a job runs', () => {
+  it('a try that times out in the grace period goes back to pending with its attempt counted, not failed: its other attempts are the next run\'s', async () => {
+    const { rows, events } = await runWorkers(
+      { hang: 'return async () => { await new Promise(() => setInterval(() => {}, 1000)); };' },
+      { maxAttempts: 3, timeoutMs: 700, graceMs: 5000, stopAfterMs: 300 },
+    );
+    expect(rows.map((r) => r.state)).toEqual(['pending', 'pending']);
+    expect(rows.map((r) => r.attempts).sort()).toEqual([0, 1]);
+    expect(rows.find((r) => r.attempts === 1)).toMatchObject({ error_code: 'E_TIMEOUT' });
+    expect(events.map((e) => `${e.state} ${e.code}`)).toEqual(['retry E_TIMEOUT']);
+  });
+});

@@ -491,12 +491,15 @@ export class Scheduler {
       this.release(plan);
       return;
     }
-    const retry = RETRIABLE_CODES.has(reply.code) && job.attempts < this.config.maxAttempts && !this.stopping;
+    const retry = RETRIABLE_CODES.has(reply.code) && job.attempts < this.config.maxAttempts;
     if (retry) {
       Object.assign(job, { state: 'pending', resultJson: null, vector: null, artifacts: [], errorCode: reply.code, errorMessage: reply.message, startedAt: null });
       this.ledger.writeJob(job);
       this.counts[name]!.retries += 1;
       this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'retry', code: reply.code, message: reply.message, attempt: job.attempts, durationMs: reply.durationMs, bytesRead: reply.input?.size });
+      // A try that timed out or crashed during a stop's grace period still has attempts left:
+      // pending, its try counted, for the next run (failed, it would wait for --retry-failed).
+      if (this.stopping) return;
       const timer = setTimeout(() => {
         this.retryTimers.delete(timer);
         if (this.stopping) return;
