@@ -4,12 +4,14 @@
  * limit or hangs is replaced and the job retried, then failed with a stable code, while other
  * pools carry on.
  */
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { TaskMeta } from '../src/tasks/contract.js';
 import type { TaskRun } from '../src/pipeline/plan.js';
-import { FIXTURES, ROOT, query, scratch } from './helpers.js';
+import { FIXTURES, ROOT, query, scratch, sleep } from './helpers.js';
 
 // The built engine: its worker threads load dist/pipeline/worker.js.
 const { Ledger } = (await import(path.join(ROOT, 'dist/pipeline/ledger.js'))) as typeof import('../src/pipeline/ledger.js');
@@ -212,5 +214,53 @@ describe('a stop while a job runs', () => {
     expect(rows.map((r) => r.attempts).sort()).toEqual([0, 1]);
     expect(rows.find((r) => r.attempts === 1)).toMatchObject({ error_code: 'E_TIMEOUT' });
     expect(events.map((e) => `${e.state} ${e.code}`)).toEqual(['retry E_TIMEOUT']);
+  });
+});
+
+describe('a stop while the scan hashes a file', () => {
+  it('once run() has returned (and the caller closes the ledger), an image whose hash was still being read writes nothing', async () => {
+    const work = scratch();
+    const file = path.join(work, 'size.mjs');
+    writeFileSync(file, `export function createHandler() { ${WORKERS.size} }\n`);
+    const task: TaskRun = {
+      meta: { name: 'size', version: 1, description: 'size', needs: [], concurrency: 1, threadsPerJob: 1, timeoutSeconds: 10, options: {}, worker: new URL(`file://${file}`) },
+      options: {}, optionsHash: 'none', concurrency: 1, threadsPerJob: 1, timeoutMs: 10_000,
+    };
+    const images = ['red.png', 'red-blue.png'].map((name) => {
+      const copy = path.join(work, name);
+      copyFileSync(path.join(FIXTURES, 'colours', name), copy);
+      return { key: name, path: copy, size: statSync(copy).size, mtimeMs: statSync(copy).mtimeMs };
+    });
+    const ledger = Ledger.openForWrite(path.join(work, 'l.db'));
+    ledger.acquireLock();
+    const settings = (runId: number) => ({ runId, tasks: [task], threads: 1, maxAttempts: 1, retryFailed: false, force: false, outDir: path.join(work, 'out'), shard: undefined, graceMs: 1000, maxPixels: 1_000_000 });
+    const quiet = { scanned: () => {}, planned: () => {}, skipped: () => {}, warning: () => {}, job: () => {} };
+    const first = ledger.startRun({ argv: [], cwd: work, tasks: ['size'], shard: null, version: 'test' });
+    await new Scheduler(ledger, settings(first), quiet).run((async function* () { yield* images; })());
+
+    // Both files seem touched (another mtime), so their hashes are read to see whether the results
+    // still hold; the second "file" is a FIFO, whose read lasts until the test writes to it.
+    const fifo = path.join(work, 'slow');
+    execFileSync('mkfifo', [fifo]);
+    const touched = [{ ...images[0]!, mtimeMs: images[0]!.mtimeMs + 1000 }, { ...images[1]!, path: fifo, mtimeMs: images[1]!.mtimeMs + 1000 }];
+    const second = ledger.startRun({ argv: [], cwd: work, tasks: ['size'], shard: null, version: 'test' });
+    let returned = false;
+    const late: string[] = [];
+    for (const method of ['writeJob', 'setImageSha', 'refreshJobIdentity'] as const) {
+      const original = ledger[method].bind(ledger) as (...args: unknown[]) => void;
+      (ledger as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+        if (returned) late.push(method);
+        original(...args);
+      };
+    }
+    // Stopped once the first is planned and the second's hash is being read.
+    const scheduler = new Scheduler(ledger, settings(second), { ...quiet, skipped: () => setTimeout(() => scheduler.stop(), 200) });
+    const result = await scheduler.run((async function* () { yield* touched; })());
+    returned = true;
+    expect(result.interrupted).toBe(true);
+    await writeFile(fifo, 'not the same bytes');
+    await sleep(300);
+    ledger.close();
+    expect(late).toEqual([]);
   });
 });

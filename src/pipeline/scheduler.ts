@@ -253,7 +253,12 @@ export class Scheduler {
     while (this.plans.size >= this.highWater && !this.stopping) await this.nextChange();
     if (this.stopping) return;
     const lookups = this.ledger.lookupImages(refs, this.config.runId);
-    for (const lookup of lookups) await this.planImage(lookup);
+    for (const lookup of lookups) {
+      // Planning awaits hashes: a stop may come in between, and run() then returns without this
+      // scan, its ledger closed by the caller. Images not planned stay unplanned, as if unscanned.
+      if (this.stopping) return;
+      await this.planImage(lookup);
+    }
     this.observer.scanned(this.images.scanned, false);
     this.pump();
   }
@@ -270,6 +275,7 @@ export class Scheduler {
     const flags = { force: this.config.force, retryFailed: this.config.retryFailed, artefactsPresent: this.artefactsPresent };
     if (lookup.changed && this.config.tasks.some((task) => worthHashing(task, lookup.jobs.get(task.meta.name), image))) {
       const sha256 = await hashFile(ref.path);
+      if (this.stopping) return;
       if (sha256) {
         image.sha256 = sha256;
         this.ledger.setImageSha(image.id, sha256);
