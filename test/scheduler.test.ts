@@ -190,13 +190,18 @@ async function runWorkers(
 }
 
 describe('what a task hands back', () => {
-  it('a result JSON cannot represent, or artefacts that are not paths, fail the job once as E_TASK: never done without a result, never a worker crash retried', async () => {
+  it('a result JSON cannot represent (a function, a symbol, over 512 MB of text), or artefacts that are not paths, fail the job once as E_TASK: never done without a result, never a worker crash retried', async () => {
     const { rows, events } = await runWorkers({
       fn: 'return async () => ({ result: () => 1 });',
       sym: "return async () => ({ result: Symbol('s') });",
       arts: 'return async () => ({ result: {}, artifacts: [{ path: () => 1 }] });',
+      // Over 512 MB of JSON, more than a JavaScript string holds: the task's result, not the image, is at fault.
+      huge: "return async (job) => ({ result: job.key === 'red.png' ? Array(60).fill('x'.repeat(10_000_000)) : 'x' });",
     });
-    expect(rows).toHaveLength(6);
+    expect(rows.find((r) => r.task === 'huge' && r.key === 'red-blue.png')).toMatchObject({ state: 'done', result: '"x"' });
+    expect(rows.find((r) => r.task === 'huge' && r.key === 'red.png')).toMatchObject({ state: 'failed', attempts: 1, error_code: 'E_TASK', error_message: expect.stringMatching(/result cannot be recorded as JSON: Invalid string length/) });
+    rows.splice(rows.findIndex((r) => r.task === 'huge' && r.key === 'red-blue.png'), 1);
+    expect(rows).toHaveLength(7);
     for (const row of rows) expect(row, `${row.task} ${row.key}`).toMatchObject({ state: 'failed', attempts: 1, error_code: 'E_TASK', result: null });
     expect(rows.find((r) => r.task === 'fn')!.error_message).toMatch(/result .*JSON/);
     expect(rows.find((r) => r.task === 'arts')!.error_message).toMatch(/artefact/);

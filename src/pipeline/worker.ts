@@ -11,6 +11,7 @@ import { TaskError, type Handler, type JobInput, type TaskWorkerModule } from '.
 import { createArtifactWriter, type InputFile } from '../runtime/artifacts.js';
 import { signatureOf } from '../runtime/image.js';
 import { classifyError, isReasonless } from '../runtime/failure.js';
+import { messageOf } from '../errors.js';
 import { setMaxPixels } from '../runtime/limits.js';
 import type { InputIdentity } from './types.js';
 import { vectorOf } from './vectors.js';
@@ -83,8 +84,14 @@ function checkedVector(vector: Float32Array | undefined): Float32Array | undefin
  * text), which the ledger would keep as a done job without a result: the task's bug, said so.
  */
 function resultJson(result: unknown): string {
-  const json = JSON.stringify(result ?? null) as string | undefined;
-  if (json === undefined) throw new Error(`the task returned a result that JSON cannot represent (a ${typeof result})`);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(result ?? null) as string | undefined;
+  } catch (error) {
+    // E_TASK by name: V8's "Invalid string length" (a result over 512 MB) reads like a decoding failure.
+    throw new TaskError('E_TASK', `the task's result cannot be recorded as JSON: ${messageOf(error)}`);
+  }
+  if (json === undefined) throw new TaskError('E_TASK', `the task returned a result that JSON cannot represent (a ${typeof result})`);
   return json;
 }
 
@@ -94,7 +101,7 @@ function resultJson(result: unknown): string {
  */
 function checkedArtifacts(artifacts: readonly string[] | undefined): string[] {
   const list = [...(artifacts ?? [])];
-  if (list.some((artifact) => typeof artifact !== 'string')) throw new Error('the task returned artefacts that are not paths (strings from the artefact writer)');
+  if (list.some((artifact) => typeof artifact !== 'string')) throw new TaskError('E_TASK', 'the task returned artefacts that are not paths (strings from the artefact writer)');
   return list;
 }
 
