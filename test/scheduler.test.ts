@@ -269,3 +269,50 @@ describe('a stop while the scan hashes a file', () => {
     expect(late).toEqual([]);
   });
 });
+
+describe('a job failed for its prerequisite', () => {
+  it('runs once the prerequisite is done (retried in a run of its own), without --retry-failed: its failure was never its own', async () => {
+    const work = scratch();
+    const ledger = Ledger.openForWrite(path.join(work, 'l.db'));
+    ledger.acquireLock();
+    const make = (name: string, body: string, needs: string[] = []): TaskRun => {
+      const file = path.join(work, `${name}.mjs`);
+      writeFileSync(file, `export function createHandler() { ${body} }\n`);
+      return {
+        meta: { name, version: 1, description: name, needs, concurrency: 1, threadsPerJob: 1, timeoutSeconds: 10, options: {}, worker: new URL(`file://${file}`) },
+        options: {}, optionsHash: 'none', concurrency: 1, threadsPerJob: 1, timeoutMs: 10_000,
+      };
+    };
+    const run = async (tasks: TaskRun[], retryFailed: boolean) => {
+      const runId = ledger.startRun({ argv: [], cwd: work, tasks: tasks.map((t) => t.meta.name), shard: null, version: 'test' });
+      const scheduler = new Scheduler(
+        ledger,
+        { runId, tasks, threads: 1, maxAttempts: 1, retryFailed, force: false, outDir: path.join(work, 'out'), shard: undefined, graceMs: 1000, maxPixels: 1_000_000 },
+        { scanned: () => {}, planned: () => {}, skipped: () => {}, warning: () => {}, job: () => {} },
+      );
+      const result = await scheduler.run(scanInputs(classifyInputs([path.join(FIXTURES, 'colours')], ROOT), { followSymlinks: false, stdin: process.stdin, onProblem: () => {} }));
+      ledger.flush();
+      return result.tasks;
+    };
+    const states = () => query<{ key: string; task: string; state: string; error_code: string | null }>(path.join(work, 'l.db'), 'SELECT i.key, j.task, j.state, j.error_code FROM jobs j JOIN images i ON i.id = j.image_id ORDER BY i.key, j.task');
+    const after = make('after', 'return async (job) => ({ result: { saw: job.inputs.flaky } });', ['flaky']);
+
+    // A prerequisite that fails on one image (a transient fault, a time limit too short)...
+    await run([make('flaky', "return async (job) => { if (job.key === 'red-blue.png') throw new Error('not this time'); return { result: 1 }; };"), after], false);
+    expect(states().filter((r) => r.key === 'red-blue.png')).toEqual([
+      { key: 'red-blue.png', task: 'after', state: 'failed', error_code: 'E_DEPENDENCY' },
+      { key: 'red-blue.png', task: 'flaky', state: 'failed', error_code: 'E_TASK' },
+    ]);
+    // ...retried alone, and done...
+    const flaky = make('flaky', 'return async () => ({ result: 2 });');
+    expect((await run([flaky], true)).flaky).toMatchObject({ done: 1, alreadyDone: 1 });
+    // ...lets the job that waited for it run, in the next run that includes it.
+    expect((await run([flaky, after], false)).after).toMatchObject({ done: 1, alreadyDone: 1, alreadyFailed: 0 });
+    ledger.close();
+    expect(states().filter((r) => r.key === 'red-blue.png')).toEqual([
+      { key: 'red-blue.png', task: 'after', state: 'done', error_code: null },
+      { key: 'red-blue.png', task: 'flaky', state: 'done', error_code: null },
+    ]);
+    expect(query(path.join(work, 'l.db'), "SELECT j.result FROM jobs j JOIN images i ON i.id = j.image_id WHERE i.key = 'red-blue.png' AND j.task = 'after'")).toEqual([{ result: JSON.stringify({ saw: 2 }) }]);
+  });
+});

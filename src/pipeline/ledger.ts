@@ -36,6 +36,7 @@ export interface JobRow {
   inputSha256: string | null;
   /** JSON list of the artefacts a done job wrote, relative to --out; null when none. */
   artifacts: string | null;
+  errorCode: ErrorCode | null;
 }
 
 export interface ImageLookup {
@@ -421,7 +422,7 @@ export class Ledger {
     const changed = this.stmt('UPDATE images SET path = ?, size = ?, mtime_ms = ?, sha256 = NULL, seen_run = ? WHERE id = ?');
     const jobs = this.stmt(
       `SELECT task, state, attempts, task_version AS taskVersion, options_hash AS optionsHash, input_size AS inputSize,
-              input_mtime_ms AS inputMtimeMs, input_sha256 AS inputSha256, artifacts
+              input_mtime_ms AS inputMtimeMs, input_sha256 AS inputSha256, artifacts, error_code AS errorCode
        FROM jobs WHERE image_id = ?`,
     );
     // IMMEDIATE, here and in flush: a transaction that reads and then writes gets SQLITE_BUSY at

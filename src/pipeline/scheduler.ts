@@ -298,7 +298,10 @@ export class Scheduler {
     for (const task of this.config.tasks) {
       const name = task.meta.name;
       const job = lookup.jobs.get(name);
-      const decision = decide(task, job, image, flags);
+      let decision = decide(task, job, image, flags);
+      // Failed only because a prerequisite failed (E_DEPENDENCY) is no failure of its own: once no
+      // prerequisite is failed (done since, or about to run: decided first, being earlier), it runs.
+      if (decision === 'failed' && job?.errorCode === 'E_DEPENDENCY' && !task.meta.needs.some((need) => plan.failed.has(need))) decision = 'run';
       if (decision === 'done') {
         plan.done.add(name);
         this.counts[name]!.alreadyDone += 1;
