@@ -37,9 +37,19 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 /** Codes worth another attempt: the same input may well succeed next time. */
 export const RETRIABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_TIMEOUT', 'E_WORKER_CRASH']);
 
-/** What a thrown value says: an Error's message, or the value itself as text (a string, undefined). */
+/**
+ * What a thrown value says: an Error's message, or the value itself as text (a string, undefined).
+ * Never throws itself, whatever a task threw (`{ message: 42 }`, an object without a prototype,
+ * a throwing getter): a failure's reason must not become imgpipe's own TypeError.
+ */
 export function messageOf(error: unknown): string {
-  return (error as Error | undefined)?.message ?? String(error);
+  try {
+    const message = (error as { message?: unknown } | null | undefined)?.message;
+    if (typeof message === 'string') return message;
+    return String(message ?? error);
+  } catch {
+    return Object.prototype.toString.call(error);
+  }
 }
 
 /**

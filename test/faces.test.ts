@@ -141,3 +141,38 @@ describe('faces and anonymize', () => {
     }
   });
 });
+
+describe('anonymize after its faces change', () => {
+  it('another faces model redoes faces and anonymize with it, now and in a later run: never regions from the faces of before', async () => {
+    const work = scratch();
+    const input = path.join(work, 'in');
+    mkdirSync(input);
+    await sharp(path.join(SAMPLES, 'sample2.jpg')).resize(640).jpeg({ quality: 90 }).toFile(path.join(input, 'people.jpg'));
+    const db = path.join(work, 'l.db');
+    const args = ['run', input, '--db', db, '--out', path.join(work, 'out'), '--json'];
+    const tasksOf = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!).tasks;
+    // Each hidden region is a face box grown by the margin: its centre is the box's.
+    const centres = (regions: { left: number; top: number; width: number; height: number }[]) => regions.map((r) => [r.left + r.width / 2, r.top + r.height / 2]);
+    const matches = (model: string) => {
+      const face = results(db, 'faces').get('people.jpg');
+      expect(face.model).toBe(model);
+      const hiding = face.faces.filter((f: { score: number }) => f.score >= 0.3);
+      const hidden = results(db, 'anonymize').get('people.jpg');
+      expect(hidden.hidden).toBe(hiding.length);
+      const expected = centres(hiding.map((f: { box: { x: number; y: number; width: number; height: number } }) => ({ left: f.box.x, top: f.box.y, width: f.box.width, height: f.box.height })));
+      for (const [x, y] of centres(hidden.regions)) expect(expected.some(([ex, ey]) => Math.hypot(ex! - x!, ey! - y!) < 4)).toBe(true);
+    };
+
+    expect((await cli([...args, '--tasks', 'anonymize'])).code).toBe(0);
+    matches('accurate');
+    const fast = await cli([...args, '--tasks', 'anonymize', '--faces-model', 'fast']);
+    expect(tasksOf(fast.stdout)).toMatchObject({ faces: { done: 1 }, anonymize: { done: 1, alreadyDone: 0 } });
+    matches('fast');
+    // faces alone, then anonymize: still redone, for the faces it was computed from are gone.
+    expect(tasksOf((await cli([...args, '--tasks', 'faces'])).stdout)).toMatchObject({ faces: { done: 1 } });
+    expect(tasksOf((await cli([...args, '--tasks', 'anonymize'])).stdout)).toMatchObject({ faces: { alreadyDone: 1 }, anonymize: { done: 1 } });
+    matches('accurate');
+    // And nothing else: unchanged, both stay done.
+    expect(tasksOf((await cli([...args, '--tasks', 'anonymize'])).stdout)).toMatchObject({ faces: { alreadyDone: 1 }, anonymize: { alreadyDone: 1 } });
+  });
+});

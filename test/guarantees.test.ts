@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { prng } from '../fixtures/make-fixtures.js';
-import { cli, collect, doneCount, FIXTURES, makeImages, query, scratch, sleep, startCli, summaryOf, type CliResult } from './helpers.js';
+import { cli, collect, doneCount, FIXTURES, makeImages, query, scratch, sleep, startCli, summaryOf, waitForDone, type CliResult } from './helpers.js';
 
 const ROOT_USER = process.getuid?.() === 0;
 
@@ -175,6 +175,29 @@ describe('one writer per ledger', () => {
     } finally {
       node.kill();
     }
+  });
+});
+
+describe('a lock taken over under a run', () => {
+  it('a run whose lock another host took over (it went 30 s without a heartbeat: stopped, suspended, cut off) stops at its next heartbeat with exit 2, leaving that lock alone', async () => {
+    const work = scratch();
+    const db = path.join(work, 'l.db');
+    const child = startCli(['run', '-', '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'], { keepStdinOpen: true });
+    const finished = collect(child);
+    child.stdin!.write(`${path.join(FIXTURES, 'colours', 'red.png')}\n`);
+    expect(await waitForDone(db, 1)).toBe(1);
+    // What a writer on another host leaves once it has taken the lock over. Its pid is this run's:
+    // in containers every imgpipe may be pid 1.
+    const takenAt = new Date(Date.now() + 60_000).toISOString();
+    const connection = new Database(db);
+    connection.prepare('UPDATE lock SET host = ?, pid = ?, acquired_at = ?, heartbeat_at = ?, run_id = NULL').run('another-host', child.pid, takenAt, takenAt);
+    connection.close();
+    const stoppedAlone = await Promise.race([finished.then(() => true), sleep(20_000).then(() => false)]);
+    child.stdin!.end();
+    expectUsageError(await finished, /ledger .*l\.db was taken over by imgpipe process \d+ on another-host while this run was writing it/);
+    expect(stoppedAlone).toBe(true);
+    // The other writer's lock is as it left it: not refreshed, not released by this run.
+    expect(query(db, 'SELECT host, heartbeat_at AS heartbeatAt FROM lock')).toEqual([{ host: 'another-host', heartbeatAt: takenAt }]);
   });
 });
 

@@ -4,12 +4,14 @@
  * limit or hangs is replaced and the job retried, then failed with a stable code, while other
  * pools carry on.
  */
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { TaskMeta } from '../src/tasks/contract.js';
 import type { TaskRun } from '../src/pipeline/plan.js';
-import { FIXTURES, ROOT, query, scratch } from './helpers.js';
+import { FIXTURES, ROOT, query, scratch, sleep } from './helpers.js';
 
 // The built engine: its worker threads load dist/pipeline/worker.js.
 const { Ledger } = (await import(path.join(ROOT, 'dist/pipeline/ledger.js'))) as typeof import('../src/pipeline/ledger.js');
@@ -153,5 +155,164 @@ describe('scheduler', () => {
     expect(firstHalf.filter((t) => t === 'half').length).toBeGreaterThanOrEqual(6);
     // The scan's end is told when it happens (progress drops its "+"), not when the run ends.
     expect(doneWhenScanFinished).toBeLessThan(10);
+  });
+});
+
+/** Runs the given tasks (handler bodies) over fixtures/colours with a fresh ledger; returns its job rows and the events. */
+async function runWorkers(
+  workers: Record<string, string>,
+  settings: { maxAttempts?: number; timeoutMs?: number; graceMs?: number; stopAfterMs?: number } = {},
+): Promise<{ rows: { key: string; task: string; state: string; attempts: number; result: string | null; error_code: string | null; error_message: string | null }[]; events: { task: string; state: string; code?: string }[] }> {
+  const work = scratch();
+  const tasks = Object.entries(workers).map(([name, body]): TaskRun => {
+    const file = path.join(work, `${name}.mjs`);
+    writeFileSync(file, `export function createHandler() { ${body} }\n`);
+    const meta: TaskMeta = { name, version: 1, description: name, needs: [], concurrency: 1, threadsPerJob: 1, timeoutSeconds: 10, options: {}, worker: new URL(`file://${file}`) };
+    return { meta, options: {}, optionsHash: 'none', concurrency: 1, threadsPerJob: 1, timeoutMs: settings.timeoutMs ?? 10_000 };
+  });
+  const ledger = Ledger.openForWrite(path.join(work, 'l.db'));
+  ledger.acquireLock();
+  const runId = ledger.startRun({ argv: [], cwd: work, tasks: Object.keys(workers), shard: null, version: 'test' });
+  const events: { task: string; state: string; code?: string }[] = [];
+  const scheduler = new Scheduler(
+    ledger,
+    { runId, tasks, threads: 2, maxAttempts: settings.maxAttempts ?? 2, retryFailed: false, force: false, outDir: path.join(work, 'out'), shard: undefined, graceMs: settings.graceMs ?? 1000, maxPixels: 1_000_000 },
+    { scanned: () => {}, planned: () => {}, skipped: () => {}, warning: () => {}, job: (e) => events.push(e) },
+  );
+  if (settings.stopAfterMs !== undefined) setTimeout(() => scheduler.stop(), settings.stopAfterMs);
+  await scheduler.run(scanInputs(classifyInputs([path.join(FIXTURES, 'colours')], ROOT), { followSymlinks: false, stdin: process.stdin, onProblem: () => {} }));
+  ledger.close();
+  const rows = query<{ key: string; task: string; state: string; attempts: number; result: string | null; error_code: string | null; error_message: string | null }>(
+    path.join(work, 'l.db'),
+    'SELECT i.key, j.task, j.state, j.attempts, j.result, j.error_code, j.error_message FROM jobs j JOIN images i ON i.id = j.image_id ORDER BY i.key, j.task',
+  );
+  return { rows, events };
+}
+
+describe('what a task hands back', () => {
+  it('a result JSON cannot represent (a function, a symbol, over 512 MB of text), or artefacts that are not paths, fail the job once as E_TASK: never done without a result, never a worker crash retried', async () => {
+    const { rows, events } = await runWorkers({
+      fn: 'return async () => ({ result: () => 1 });',
+      sym: "return async () => ({ result: Symbol('s') });",
+      arts: 'return async () => ({ result: {}, artifacts: [{ path: () => 1 }] });',
+      // Over 512 MB of JSON, more than a JavaScript string holds: the task's result, not the image, is at fault.
+      huge: "return async (job) => ({ result: job.key === 'red.png' ? Array(60).fill('x'.repeat(10_000_000)) : 'x' });",
+    });
+    expect(rows.find((r) => r.task === 'huge' && r.key === 'red-blue.png')).toMatchObject({ state: 'done', result: '"x"' });
+    expect(rows.find((r) => r.task === 'huge' && r.key === 'red.png')).toMatchObject({ state: 'failed', attempts: 1, error_code: 'E_TASK', error_message: expect.stringMatching(/result cannot be recorded as JSON: Invalid string length/) });
+    rows.splice(rows.findIndex((r) => r.task === 'huge' && r.key === 'red-blue.png'), 1);
+    expect(rows).toHaveLength(7);
+    for (const row of rows) expect(row, `${row.task} ${row.key}`).toMatchObject({ state: 'failed', attempts: 1, error_code: 'E_TASK', result: null });
+    expect(rows.find((r) => r.task === 'fn')!.error_message).toMatch(/result .*JSON/);
+    expect(rows.find((r) => r.task === 'arts')!.error_message).toMatch(/artefact/);
+    expect(events.filter((e) => e.state === 'retry')).toEqual([]);
+  });
+});
+
+describe('a stop while a job runs', () => {
+  it('a try that times out in the grace period goes back to pending with its attempt counted, not failed: its other attempts are the next run\'s', async () => {
+    const { rows, events } = await runWorkers(
+      { hang: 'return async () => { await new Promise(() => setInterval(() => {}, 1000)); };' },
+      { maxAttempts: 3, timeoutMs: 700, graceMs: 5000, stopAfterMs: 300 },
+    );
+    expect(rows.map((r) => r.state)).toEqual(['pending', 'pending']);
+    expect(rows.map((r) => r.attempts).sort()).toEqual([0, 1]);
+    expect(rows.find((r) => r.attempts === 1)).toMatchObject({ error_code: 'E_TIMEOUT' });
+    expect(events.map((e) => `${e.state} ${e.code}`)).toEqual(['retry E_TIMEOUT']);
+  });
+});
+
+describe('a stop while the scan hashes a file', () => {
+  it('once run() has returned (and the caller closes the ledger), an image whose hash was still being read writes nothing', async () => {
+    const work = scratch();
+    const file = path.join(work, 'size.mjs');
+    writeFileSync(file, `export function createHandler() { ${WORKERS.size} }\n`);
+    const task: TaskRun = {
+      meta: { name: 'size', version: 1, description: 'size', needs: [], concurrency: 1, threadsPerJob: 1, timeoutSeconds: 10, options: {}, worker: new URL(`file://${file}`) },
+      options: {}, optionsHash: 'none', concurrency: 1, threadsPerJob: 1, timeoutMs: 10_000,
+    };
+    const images = ['red.png', 'red-blue.png'].map((name) => {
+      const copy = path.join(work, name);
+      copyFileSync(path.join(FIXTURES, 'colours', name), copy);
+      return { key: name, path: copy, size: statSync(copy).size, mtimeMs: statSync(copy).mtimeMs };
+    });
+    const ledger = Ledger.openForWrite(path.join(work, 'l.db'));
+    ledger.acquireLock();
+    const settings = (runId: number) => ({ runId, tasks: [task], threads: 1, maxAttempts: 1, retryFailed: false, force: false, outDir: path.join(work, 'out'), shard: undefined, graceMs: 1000, maxPixels: 1_000_000 });
+    const quiet = { scanned: () => {}, planned: () => {}, skipped: () => {}, warning: () => {}, job: () => {} };
+    const first = ledger.startRun({ argv: [], cwd: work, tasks: ['size'], shard: null, version: 'test' });
+    await new Scheduler(ledger, settings(first), quiet).run((async function* () { yield* images; })());
+
+    // Both files seem touched (another mtime), so their hashes are read to see whether the results
+    // still hold; the second "file" is a FIFO, whose read lasts until the test writes to it.
+    const fifo = path.join(work, 'slow');
+    execFileSync('mkfifo', [fifo]);
+    const touched = [{ ...images[0]!, mtimeMs: images[0]!.mtimeMs + 1000 }, { ...images[1]!, path: fifo, mtimeMs: images[1]!.mtimeMs + 1000 }];
+    const second = ledger.startRun({ argv: [], cwd: work, tasks: ['size'], shard: null, version: 'test' });
+    let returned = false;
+    const late: string[] = [];
+    for (const method of ['writeJob', 'setImageSha', 'refreshJobIdentity'] as const) {
+      const original = ledger[method].bind(ledger) as (...args: unknown[]) => void;
+      (ledger as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+        if (returned) late.push(method);
+        original(...args);
+      };
+    }
+    // Stopped once the first is planned and the second's hash is being read.
+    const scheduler = new Scheduler(ledger, settings(second), { ...quiet, skipped: () => setTimeout(() => scheduler.stop(), 200) });
+    const result = await scheduler.run((async function* () { yield* touched; })());
+    returned = true;
+    expect(result.interrupted).toBe(true);
+    await writeFile(fifo, 'not the same bytes');
+    await sleep(300);
+    ledger.close();
+    expect(late).toEqual([]);
+  });
+});
+
+describe('a job failed for its prerequisite', () => {
+  it('runs once the prerequisite is done (retried in a run of its own), without --retry-failed: its failure was never its own', async () => {
+    const work = scratch();
+    const ledger = Ledger.openForWrite(path.join(work, 'l.db'));
+    ledger.acquireLock();
+    const make = (name: string, body: string, needs: string[] = []): TaskRun => {
+      const file = path.join(work, `${name}.mjs`);
+      writeFileSync(file, `export function createHandler() { ${body} }\n`);
+      return {
+        meta: { name, version: 1, description: name, needs, concurrency: 1, threadsPerJob: 1, timeoutSeconds: 10, options: {}, worker: new URL(`file://${file}`) },
+        options: {}, optionsHash: 'none', concurrency: 1, threadsPerJob: 1, timeoutMs: 10_000,
+      };
+    };
+    const run = async (tasks: TaskRun[], retryFailed: boolean) => {
+      const runId = ledger.startRun({ argv: [], cwd: work, tasks: tasks.map((t) => t.meta.name), shard: null, version: 'test' });
+      const scheduler = new Scheduler(
+        ledger,
+        { runId, tasks, threads: 1, maxAttempts: 1, retryFailed, force: false, outDir: path.join(work, 'out'), shard: undefined, graceMs: 1000, maxPixels: 1_000_000 },
+        { scanned: () => {}, planned: () => {}, skipped: () => {}, warning: () => {}, job: () => {} },
+      );
+      const result = await scheduler.run(scanInputs(classifyInputs([path.join(FIXTURES, 'colours')], ROOT), { followSymlinks: false, stdin: process.stdin, onProblem: () => {} }));
+      ledger.flush();
+      return result.tasks;
+    };
+    const states = () => query<{ key: string; task: string; state: string; error_code: string | null }>(path.join(work, 'l.db'), 'SELECT i.key, j.task, j.state, j.error_code FROM jobs j JOIN images i ON i.id = j.image_id ORDER BY i.key, j.task');
+    const after = make('after', 'return async (job) => ({ result: { saw: job.inputs.flaky } });', ['flaky']);
+
+    // A prerequisite that fails on one image (a transient fault, a time limit too short)...
+    await run([make('flaky', "return async (job) => { if (job.key === 'red-blue.png') throw new Error('not this time'); return { result: 1 }; };"), after], false);
+    expect(states().filter((r) => r.key === 'red-blue.png')).toEqual([
+      { key: 'red-blue.png', task: 'after', state: 'failed', error_code: 'E_DEPENDENCY' },
+      { key: 'red-blue.png', task: 'flaky', state: 'failed', error_code: 'E_TASK' },
+    ]);
+    // ...retried alone, and done...
+    const flaky = make('flaky', 'return async () => ({ result: 2 });');
+    expect((await run([flaky], true)).flaky).toMatchObject({ done: 1, alreadyDone: 1 });
+    // ...lets the job that waited for it run, in the next run that includes it.
+    expect((await run([flaky, after], false)).after).toMatchObject({ done: 1, alreadyDone: 1, alreadyFailed: 0 });
+    ledger.close();
+    expect(states().filter((r) => r.key === 'red-blue.png')).toEqual([
+      { key: 'red-blue.png', task: 'after', state: 'done', error_code: null },
+      { key: 'red-blue.png', task: 'flaky', state: 'done', error_code: null },
+    ]);
+    expect(query(path.join(work, 'l.db'), "SELECT j.result FROM jobs j JOIN images i ON i.id = j.image_id WHERE i.key = 'red-blue.png' AND j.task = 'after'")).toEqual([{ result: JSON.stringify({ saw: 2 }) }]);
   });
 });

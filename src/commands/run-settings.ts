@@ -156,6 +156,8 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
         ? shardFromEnvironment(shardSource.shardCount, env, `${shardWhere}${fromFlags ? '--shard-count' : 'shardCount'}`)
         : undefined;
 
+  // Prerequisites come first (resolveTasks orders them so): each task's identity is known when a task that needs it is reached.
+  const identities = new Map<string, string>();
   const tasks = metas.map((meta): TaskRun => {
     const options: Record<string, OptionValue> = {};
     for (const [option, spec] of Object.entries(meta.options)) {
@@ -176,10 +178,16 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
     const uses = (meta.uses ?? []).filter((name) => names.has(name));
     if (uses.length > 0) identity['(uses)'] = uses.join(',');
     if (meta.fingerprint) identity['(files)'] = meta.fingerprint(options);
+    // A result computed from other tasks' results is only as current as they are: another faces
+    // model, or a bumped version of it, redoes anonymize too, in this run or any later one.
+    const inputs = [...meta.needs, ...uses];
+    if (inputs.length > 0) identity['(inputs)'] = inputs.map((name) => `${name}:${identities.get(name)}`).join(',');
+    const hash = optionsHash(identity);
+    identities.set(meta.name, `${meta.version}:${hash}`);
     return {
       meta,
       options,
-      optionsHash: optionsHash(identity),
+      optionsHash: hash,
       concurrency: concurrency.get(meta.name) ?? defaultConcurrency(meta, threads, threadsPerJob),
       threadsPerJob,
       timeoutMs: (timeouts.get(meta.name) ?? meta.timeoutSeconds) * 1000,

@@ -36,6 +36,7 @@ export interface JobRow {
   inputSha256: string | null;
   /** JSON list of the artefacts a done job wrote, relative to --out; null when none. */
   artifacts: string | null;
+  errorCode: ErrorCode | null;
 }
 
 export interface ImageLookup {
@@ -209,6 +210,9 @@ export class Ledger {
   private flushTimer: NodeJS.Timeout | undefined;
   private lastHeartbeat = 0;
   private lockHeld = false;
+  /** Set once another process is found holding this writer's lock: nothing more is written. */
+  private lockLost: UsageError | undefined;
+  private readonly host = hostname();
   private readonly statements = new Map<string, Database.Statement>();
 
   private constructor(
@@ -368,7 +372,7 @@ export class Ledger {
 
   releaseLock(): void {
     if (!this.lockHeld) return;
-    this.db.prepare('DELETE FROM lock WHERE id = 1 AND pid = ? AND host = ?').run(process.pid, hostname());
+    this.db.prepare('DELETE FROM lock WHERE id = 1 AND pid = ? AND host = ?').run(process.pid, this.host);
     this.lockHeld = false;
   }
 
@@ -392,6 +396,7 @@ export class Ledger {
     this.flush();
     // Also here, not only at the heartbeat: a ledger deleted in a run's last seconds is lost just the same.
     this.checkStillThere();
+    this.checkLockHeld();
     this.db
       .prepare('UPDATE runs SET ended_at = ?, status = ?, duration_ms = ?, counts = ? WHERE id = ?')
       .run(now(), status, durationMs, counts === null ? null : JSON.stringify(counts), runId);
@@ -417,7 +422,7 @@ export class Ledger {
     const changed = this.stmt('UPDATE images SET path = ?, size = ?, mtime_ms = ?, sha256 = NULL, seen_run = ? WHERE id = ?');
     const jobs = this.stmt(
       `SELECT task, state, attempts, task_version AS taskVersion, options_hash AS optionsHash, input_size AS inputSize,
-              input_mtime_ms AS inputMtimeMs, input_sha256 AS inputSha256, artifacts
+              input_mtime_ms AS inputMtimeMs, input_sha256 AS inputSha256, artifacts, error_code AS errorCode
        FROM jobs WHERE image_id = ?`,
     );
     // IMMEDIATE, here and in flush: a transaction that reads and then writes gets SQLITE_BUSY at
@@ -515,6 +520,7 @@ export class Ledger {
       clearTimeout(this.flushTimer);
       this.flushTimer = undefined;
     }
+    if (this.lockLost) throw this.lockLost;
     if (this.pendingWrites.length === 0 && this.jobWrites.size === 0 && !this.heartbeatDue()) return;
     if (this.heartbeatDue()) this.checkStillThere();
     const ops = this.pendingWrites.splice(0);
@@ -536,7 +542,9 @@ export class Ledger {
       for (const [statement, params] of ops) statement.run(...params);
       for (const params of jobs) upsert.run(...params);
       if (this.heartbeatDue()) {
-        this.stmt('UPDATE lock SET heartbeat_at = ? WHERE id = 1 AND pid = ?').run(now(), process.pid);
+        // Host too: in containers another host's writer may have this very pid (1).
+        const beat = this.stmt('UPDATE lock SET heartbeat_at = ? WHERE id = 1 AND pid = ? AND host = ?').run(now(), process.pid, this.host);
+        if (beat.changes === 0) this.checkLockHeld();
         this.lastHeartbeat = Date.now();
       }
     }).immediate();
@@ -562,6 +570,25 @@ export class Ledger {
       `ledger ${this.file} was ${current === undefined ? 'deleted' : 'replaced by another file'} while this run was writing it: ` +
         `what it held went with that file and nothing more can be recorded, so the run stops (run again to start a new ledger)`,
     );
+  }
+
+  /**
+   * Another writer takes a lock over once its heartbeat is 30 s old (on another host; on this one
+   * only from a dead pid): this process was stopped (Ctrl-Z, SIGSTOP), suspended, or cut off from
+   * the ledger's file system that long. Going on would make two writers, each running and
+   * resetting the other's jobs: the run stops instead, and writes nothing more (this batch
+   * included: it is rolled back).
+   */
+  private checkLockHeld(): void {
+    if (!this.lockHeld) return;
+    const held = this.stmt('SELECT host, pid FROM lock WHERE id = 1').get() as { host: string; pid: number } | undefined;
+    if (held?.host === this.host && held.pid === process.pid) return;
+    this.lockHeld = false;
+    this.lockLost = new UsageError(
+      `ledger ${this.file} was ${held ? `taken over by imgpipe process ${held.pid} on ${held.host}` : 'unlocked by another process'} while this run was writing it ` +
+        `(this run went ${LOCK_STALE_MS / 1000} s without a heartbeat: stopped, suspended or cut off), so the run stops: one process writes a ledger at a time`,
+    );
+    throw this.lockLost;
   }
 
   close(): void {

@@ -253,7 +253,12 @@ export class Scheduler {
     while (this.plans.size >= this.highWater && !this.stopping) await this.nextChange();
     if (this.stopping) return;
     const lookups = this.ledger.lookupImages(refs, this.config.runId);
-    for (const lookup of lookups) await this.planImage(lookup);
+    for (const lookup of lookups) {
+      // Planning awaits hashes: a stop may come in between, and run() then returns without this
+      // scan, its ledger closed by the caller. Images not planned stay unplanned, as if unscanned.
+      if (this.stopping) return;
+      await this.planImage(lookup);
+    }
     this.observer.scanned(this.images.scanned, false);
     this.pump();
   }
@@ -270,6 +275,7 @@ export class Scheduler {
     const flags = { force: this.config.force, retryFailed: this.config.retryFailed, artefactsPresent: this.artefactsPresent };
     if (lookup.changed && this.config.tasks.some((task) => worthHashing(task, lookup.jobs.get(task.meta.name), image))) {
       const sha256 = await hashFile(ref.path);
+      if (this.stopping) return;
       if (sha256) {
         image.sha256 = sha256;
         this.ledger.setImageSha(image.id, sha256);
@@ -292,7 +298,10 @@ export class Scheduler {
     for (const task of this.config.tasks) {
       const name = task.meta.name;
       const job = lookup.jobs.get(name);
-      const decision = decide(task, job, image, flags);
+      let decision = decide(task, job, image, flags);
+      // Failed only because a prerequisite failed (E_DEPENDENCY) is no failure of its own: once no
+      // prerequisite is failed (done since, or about to run: decided first, being earlier), it runs.
+      if (decision === 'failed' && job?.errorCode === 'E_DEPENDENCY' && !task.meta.needs.some((need) => plan.failed.has(need))) decision = 'run';
       if (decision === 'done') {
         plan.done.add(name);
         this.counts[name]!.alreadyDone += 1;
@@ -491,12 +500,15 @@ export class Scheduler {
       this.release(plan);
       return;
     }
-    const retry = RETRIABLE_CODES.has(reply.code) && job.attempts < this.config.maxAttempts && !this.stopping;
+    const retry = RETRIABLE_CODES.has(reply.code) && job.attempts < this.config.maxAttempts;
     if (retry) {
       Object.assign(job, { state: 'pending', resultJson: null, vector: null, artifacts: [], errorCode: reply.code, errorMessage: reply.message, startedAt: null });
       this.ledger.writeJob(job);
       this.counts[name]!.retries += 1;
       this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'retry', code: reply.code, message: reply.message, attempt: job.attempts, durationMs: reply.durationMs, bytesRead: reply.input?.size });
+      // A try that timed out or crashed during a stop's grace period still has attempts left:
+      // pending, its try counted, for the next run (failed, it would wait for --retry-failed).
+      if (this.stopping) return;
       const timer = setTimeout(() => {
         this.retryTimers.delete(timer);
         if (this.stopping) return;

@@ -11,6 +11,7 @@ import { TaskError, type Handler, type JobInput, type TaskWorkerModule } from '.
 import { createArtifactWriter, type InputFile } from '../runtime/artifacts.js';
 import { signatureOf } from '../runtime/image.js';
 import { classifyError, isReasonless } from '../runtime/failure.js';
+import { messageOf } from '../errors.js';
 import { setMaxPixels } from '../runtime/limits.js';
 import type { InputIdentity } from './types.js';
 import { vectorOf } from './vectors.js';
@@ -78,6 +79,32 @@ function checkedVector(vector: Float32Array | undefined): Float32Array | undefin
   return vector.byteOffset === 0 && vector.byteLength === vector.buffer.byteLength ? vector : vector.slice();
 }
 
+/**
+ * The result as JSON text. A function or a symbol serialises to nothing at all (undefined, not
+ * text), which the ledger would keep as a done job without a result: the task's bug, said so.
+ */
+function resultJson(result: unknown): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(result ?? null) as string | undefined;
+  } catch (error) {
+    // E_TASK by name: V8's "Invalid string length" (a result over 512 MB) reads like a decoding failure.
+    throw new TaskError('E_TASK', `the task's result cannot be recorded as JSON: ${messageOf(error)}`);
+  }
+  if (json === undefined) throw new TaskError('E_TASK', `the task returned a result that JSON cannot represent (a ${typeof result})`);
+  return json;
+}
+
+/**
+ * The artefacts' paths, as the writer returned them. Anything else would fail to be cloned back to
+ * the main thread, which takes that for a worker that died, and retries the job.
+ */
+function checkedArtifacts(artifacts: readonly string[] | undefined): string[] {
+  const list = [...(artifacts ?? [])];
+  if (list.some((artifact) => typeof artifact !== 'string')) throw new TaskError('E_TASK', 'the task returned artefacts that are not paths (strings from the artefact writer)');
+  return list;
+}
+
 function megabytes(bytes: number): string {
   return `${(bytes / 1e6).toFixed(0)} MB`;
 }
@@ -117,7 +144,7 @@ export default async function runJob(request: WorkerRequest): Promise<WorkerRepl
       throw error;
     });
     const vector = checkedVector(output.vector);
-    return { ok: true, result: JSON.stringify(output.result ?? null), artifacts: [...(output.artifacts ?? [])], ...(vector ? { vector } : {}), input, bytesWritten, durationMs: elapsed(started) };
+    return { ok: true, result: resultJson(output.result), artifacts: checkedArtifacts(output.artifacts), ...(vector ? { vector } : {}), input, bytesWritten, durationMs: elapsed(started) };
   } catch (error) {
     return { ok: false, ...classifyError(error), input, durationMs: elapsed(started) };
   }

@@ -15,6 +15,15 @@ describe('failure codes', () => {
     expect(classifyError(new Error('something else entirely')).code).toBe('E_TASK');
   });
 
+  it('words whatever a task throws, never failing on it: a message that is not text, an object without a prototype', () => {
+    // Classifying must not throw itself: the job would be recorded with imgpipe's own TypeError as its reason.
+    expect(classifyError({ message: 42 })).toEqual({ code: 'E_TASK', message: '42' });
+    expect(classifyError(Object.create(null))).toEqual({ code: 'E_TASK', message: '[object Object]' });
+    expect(classifyError({ get message(): string { throw new Error('getter'); } })).toEqual({ code: 'E_TASK', message: '[object Object]' });
+    expect(classifyError(null)).toEqual({ code: 'E_TASK', message: 'null' });
+    expect(classifyError('plain text')).toEqual({ code: 'E_TASK', message: 'plain text' });
+  });
+
   it('treats sharp\'s reasonless "Unknown error" as a decoding failure (truncated files under load)', () => {
     expect(classifyError(new Error('Unknown error'))).toMatchObject({ code: 'E_DECODE', message: expect.stringMatching(/corrupt or truncated/) });
   });
