@@ -45,6 +45,10 @@ export function classifyError(error: unknown): Failure {
     const what = codec.toUpperCase() === 'HEVC' ? 'HEIC/HEIF coded with HEVC (as phones write it)' : `a ${codec}-coded image`;
     return { code: 'E_UNSUPPORTED', message: `${what}: this build's libvips has no ${codec} decoder (sharp's prebuilt binaries leave it out); convert it to JPEG or AVIF first` };
   }
+  // JavaScript's own errors are the task's code failing ("Invalid string length", "Invalid array
+  // length", "x is not a function"), never a decoder's verdict on the image: libraries report a
+  // bad file as a plain Error, which the patterns below read.
+  if (error instanceof RangeError || error instanceof TypeError || error instanceof ReferenceError || error instanceof SyntaxError) return { code: 'E_TASK', message };
   for (const [pattern, code] of LIBRARY_PATTERNS) {
     if (pattern.test(message)) return { code, message };
   }

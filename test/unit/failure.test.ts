@@ -15,6 +15,13 @@ describe('failure codes', () => {
     expect(classifyError(new Error('something else entirely')).code).toBe('E_TASK');
   });
 
+  it("blames the task, not the image, for JavaScript's own errors, even when their words match a decoder's", () => {
+    // 'x'.repeat(6e8) in a handler: "Invalid string length" used to read as a corrupt image.
+    expect(classifyError(new RangeError('Invalid string length'))).toEqual({ code: 'E_TASK', message: 'Invalid string length' });
+    expect(classifyError(new TypeError('Invalid tensor shape'))).toEqual({ code: 'E_TASK', message: 'Invalid tensor shape' });
+    expect(classifyError(new Error('VipsJpeg: Invalid SOS parameters for sequential JPEG')).code).toBe('E_DECODE');
+  });
+
   it('words whatever a task throws, never failing on it: a message that is not text, an object without a prototype', () => {
     // Classifying must not throw itself: the job would be recorded with imgpipe's own TypeError as its reason.
     expect(classifyError({ message: 42 })).toEqual({ code: 'E_TASK', message: '42' });
