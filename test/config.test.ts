@@ -1,0 +1,31 @@
+/** How `run` settings come together: repeated list flags, a config file, and which one names a problem. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli, FIXTURES, scratch } from './helpers.js';
+import { parsePrometheus, valueOf } from './prometheus.js';
+
+const photos = path.join(FIXTURES, 'colours');
+const noIndex = { JOB_COMPLETION_INDEX: '', AWS_BATCH_JOB_ARRAY_INDEX: '' };
+
+describe('task=N lists', () => {
+  it('--concurrency given twice: both apply, as one list would (the pools have those sizes)', async () => {
+    const work = scratch();
+    const file = path.join(work, 'm.prom');
+    const args = ['run', photos, '--tasks', 'meta,preprocess', '--threads', '4', '--db', path.join(work, 'l.db'), '--out', path.join(work, 'out'), '--metrics-file', file, '--quiet'];
+    const result = await cli([...args, '--concurrency', 'meta=1', '--concurrency', 'preprocess=3'], { env: noIndex });
+    expect(result.code, result.stderr).toBe(0);
+    const samples = parsePrometheus(readFileSync(file, 'utf8'));
+    // Without the flags: meta 4 and preprocess 8 on 4 threads.
+    expect([valueOf(samples, 'imgpipe_pool_workers', { task: 'meta' }), valueOf(samples, 'imgpipe_pool_workers', { task: 'preprocess' })]).toEqual([1, 3]);
+  });
+
+  it('--concurrency and --timeout given twice: a bad value in the first is not dropped for the second', async () => {
+    const work = scratch();
+    const base = ['run', photos, '--tasks', 'meta,preprocess', '--db', path.join(work, 'l.db'), '--out', path.join(work, 'out'), '--quiet'];
+    const concurrency = await cli([...base, '--concurrency', 'meta=0', '--concurrency', 'preprocess=1'], { env: noIndex });
+    expect([concurrency.code, concurrency.stderr]).toEqual([2, 'imgpipe: error: --concurrency (meta): expected an integer from 1 to 256, got "0"\n']);
+    const timeout = await cli([...base, '--timeout', 'meta=0', '--timeout', 'preprocess=5'], { env: noIndex });
+    expect([timeout.code, timeout.stderr]).toEqual([2, 'imgpipe: error: --timeout (meta): expected a number from 0.1 to 86400, got "0"\n']);
+  });
+});
