@@ -1,5 +1,5 @@
 /** How `run` settings come together: repeated list flags, a config file, and which one names a problem. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, FIXTURES, scratch } from './helpers.js';
@@ -27,5 +27,28 @@ describe('task=N lists', () => {
     expect([concurrency.code, concurrency.stderr]).toEqual([2, 'imgpipe: error: --concurrency (meta): expected an integer from 1 to 256, got "0"\n']);
     const timeout = await cli([...base, '--timeout', 'meta=0', '--timeout', 'preprocess=5'], { env: noIndex });
     expect([timeout.code, timeout.stderr]).toEqual([2, 'imgpipe: error: --timeout (meta): expected a number from 0.1 to 86400, got "0"\n']);
+  });
+});
+
+describe('a config file', () => {
+  it('a task its lists name that is not in the run: the error names the config key, not a flag that was not given', async () => {
+    const work = scratch();
+    const config = path.join(work, 'c.json');
+    const cases: [object, string][] = [
+      [{ tasks: 'meta', concurrency: { preprocess: 2 } }, "--config concurrency: task 'preprocess' is not part of this run (tasks: meta)"],
+      [{ tasks: 'meta', timeout: 'preprocess=5' }, "--config timeout: task 'preprocess' is not part of this run (tasks: meta)"],
+      [{ tasks: 'meta', failOn: 'nsfw' }, "--config failOn: task 'nsfw' is not part of this run (tasks: meta)"],
+      [{ tasks: 'meta', failOn: ['meta'] }, "--config failOn: task 'meta' does not flag images (tasks that do: nsfw)"],
+    ];
+    for (const [content, message] of cases) {
+      writeFileSync(config, JSON.stringify(content));
+      const result = await cli(['run', photos, '--db', path.join(work, 'l.db'), '--config', config], { env: noIndex });
+      expect([result.code, result.stderr], JSON.stringify(content)).toEqual([2, `imgpipe: error: ${message}\n`]);
+    }
+    // Given as flags, the flags are named.
+    writeFileSync(config, JSON.stringify({ tasks: 'meta', concurrency: { meta: 1 } }));
+    const flag = await cli(['run', photos, '--db', path.join(work, 'l.db'), '--config', config, '--concurrency', 'ocr=1'], { env: noIndex });
+    expect([flag.code, flag.stderr]).toEqual([2, "imgpipe: error: --concurrency: task 'ocr' is not part of this run (tasks: meta)\n"]);
+    expect(existsSync(path.join(work, 'l.db'))).toBe(false);
   });
 });
