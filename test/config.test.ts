@@ -51,4 +51,13 @@ describe('a config file', () => {
     expect([flag.code, flag.stderr]).toEqual([2, "imgpipe: error: --concurrency: task 'ocr' is not part of this run (tasks: meta)\n"]);
     expect(existsSync(path.join(work, 'l.db'))).toBe(false);
   });
+
+  it('one option spelled two ways (maxAttempts and max-attempts): exit 2 naming both, not one silently dropped', async () => {
+    const work = scratch();
+    const config = path.join(work, 'c.json');
+    writeFileSync(config, '{"tasks": "meta", "maxAttempts": 0, "max-attempts": 2}');
+    const result = await cli(['run', photos, '--db', path.join(work, 'l.db'), '--config', config], { env: noIndex });
+    expect([result.code, result.stderr]).toEqual([2, `imgpipe: error: --config: 'maxAttempts' and 'max-attempts' are one option (maxAttempts); keep one\n`]);
+    expect(existsSync(path.join(work, 'l.db'))).toBe(false);
+  });
 });

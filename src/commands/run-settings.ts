@@ -71,7 +71,15 @@ function readConfig(file: string): Record<string, unknown> {
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalid(`--config ${file}`, 'a JSON object', parsed);
   const config: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(parsed)) config[camelCase(key)] = value;
+  const spelled = new Map<string, string>();
+  for (const [key, value] of Object.entries(parsed)) {
+    const name = camelCase(key);
+    // "maxAttempts" and "max-attempts" both: which one was meant cannot be known, and one would be dropped unseen.
+    const other = spelled.get(name);
+    if (other !== undefined) throw new UsageError(`--config: '${other}' and '${key}' are one option (${name}); keep one`);
+    spelled.set(name, key);
+    config[name] = value;
+  }
   return config;
 }
 
