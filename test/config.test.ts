@@ -30,6 +30,15 @@ describe('task=N lists', () => {
   });
 });
 
+describe('--fail-on given twice', () => {
+  it('both gates hold: the first is checked (and applies), not dropped for the second', async () => {
+    const work = scratch();
+    const result = await cli(['run', photos, '--tasks', 'nsfw', '--db', path.join(work, 'l.db'), '--out', path.join(work, 'out'), '--quiet', '--fail-on', 'meta', '--fail-on', 'nsfw'], { env: noIndex });
+    expect([result.code, result.stderr]).toEqual([2, "imgpipe: error: --fail-on: task 'meta' is not part of this run (tasks: nsfw)\n"]);
+    expect(existsSync(path.join(work, 'l.db'))).toBe(false);
+  });
+});
+
 describe('a config file', () => {
   it('a task its lists name that is not in the run: the error names the config key, not a flag that was not given', async () => {
     const work = scratch();

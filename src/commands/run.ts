@@ -27,8 +27,9 @@ import { Interruption } from './interruption.js';
 const GRACE_MS = 5_000;
 
 /**
- * A `task=N` list flag given again adds to the list (`-c ocr=2 -c nsfw=1`, or a wrapper script
- * appending its own), as one list would; commander alone would keep only the last.
+ * A list flag given again adds to the list (`-c ocr=2 -c nsfw=1`, or a wrapper script appending
+ * its own), as one list would; commander alone would keep only the last, and so drop a gate
+ * (`--fail-on`) or a limit unseen.
  */
 function joinLists(value: string, previous: string | undefined): string {
   return previous === undefined ? value : `${previous},${value}`;
@@ -61,7 +62,7 @@ export function runCommand(): Command {
     .option('--timeout <task=seconds,...>', "per-job time limit per task; repeatable (default: each task's own)", joinLists)
     .option('--max-pixels <n>', `refuse images with more pixels (width x height), before decoding (default: ${DEFAULT_MAX_PIXELS})`)
     .option('--follow-symlinks', 'follow symbolic links while scanning (default: skip them)')
-    .option('--fail-on <tasks>', 'exit 3 when one of these tasks flags an image (nsfw): a gate for CI')
+    .option('--fail-on <tasks>', 'exit 3 when one of these tasks flags an image (nsfw): a gate for CI; repeatable', joinLists)
     .option('--json', 'JSON-lines events on stdout instead of progress and summary')
     .option('-q, --quiet', 'no progress and no summary; the exit code tells')
     .option('--metrics-file <file>', 'Prometheus metrics, rewritten atomically every few seconds and at the end (name it *.prom for node_exporter)')
