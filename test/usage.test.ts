@@ -28,6 +28,8 @@ describe('usage errors', () => {
     ['empty --out', ['--out', ''], /--out: expected a folder path, got ""/],
     ['empty --labels-from', ['--tasks', 'labels', '--labels-from', ''], /--labels-from: expected a folder path, got ""/],
     ['bad max-pixels', ['--max-pixels', '0'], /--max-pixels: expected an integer from 1 up, got "0"/],
+    // Tesseract's mode 0 detects orientation and script only: every image would be "done, no text".
+    ['ocr psm 0', ['--tasks', 'ocr', '--ocr-psm', '0'], /--ocr-psm: expected an integer from 1 to 13, got "0"/],
   ];
   for (const [name, flags, message] of cases) {
     it(`${name}: exit 2 with a clear message, no ledger created`, async () => {
