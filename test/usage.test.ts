@@ -28,6 +28,8 @@ describe('usage errors', () => {
     ['empty --out', ['--out', ''], /--out: expected a folder path, got ""/],
     ['empty --labels-from', ['--tasks', 'labels', '--labels-from', ''], /--labels-from: expected a folder path, got ""/],
     ['bad max-pixels', ['--max-pixels', '0'], /--max-pixels: expected an integer from 1 up, got "0"/],
+    // Tesseract's mode 0 detects orientation and script only: every image would be "done, no text".
+    ['ocr psm 0', ['--tasks', 'ocr', '--ocr-psm', '0'], /--ocr-psm: expected an integer from 1 to 13, got "0"/],
   ];
   for (const [name, flags, message] of cases) {
     it(`${name}: exit 2 with a clear message, no ledger created`, async () => {
@@ -187,6 +189,28 @@ describe('usage errors', () => {
     const missing = await cli(['status', '--db', path.join(work, 'none.db')]);
     expect([missing.code, missing.stderr]).toEqual([2, expect.stringMatching(/no ledger at/)]);
     expect((await cli(['export', '--db', busy, '--format', 'xml'])).stderr).toMatch(/--format: expected one of jsonl, csv, got "xml"/);
+  });
+
+  it('an empty file as the ledger of a command that reads one: exit 2 saying it is empty (not an old ledger to upgrade), the file left as it was', async () => {
+    const work = scratch();
+    const empty = path.join(work, 'empty.db');
+    writeFileSync(empty, '');
+    const commands = [
+      ['status', '--db', empty],
+      ['export', '--db', empty],
+      ['duplicates', '--db', empty],
+      ['report', '--db', empty, '--html', path.join(work, 'report')],
+    ];
+    for (const args of commands) {
+      const result = await cli(args);
+      expect([result.code, result.stdout, result.stderr], args[0]).toEqual([2, '', `imgpipe: error: ${empty} is empty, not an imgpipe ledger (no run has written it); run imgpipe run with this --db first, or pass another --db\n`]);
+    }
+    const merge = await cli(['merge', path.join(work, 'all.db'), empty]);
+    expect([merge.code, merge.stderr]).toEqual([2, `imgpipe: error: ${empty} is empty, not an imgpipe ledger (no run has written it); name another ledger file\n`]);
+    expect(readFileSync(empty, 'utf8')).toBe('');
+    // run makes it a ledger, as it would a missing file.
+    expect((await cli(['run', photos, '--db', empty, '--quiet'])).code).toBe(0);
+    expect((await cli(['status', '--db', empty])).code).toBe(0);
   });
 
   it('a lock left by a process that died is taken over', async () => {

@@ -71,7 +71,15 @@ function readConfig(file: string): Record<string, unknown> {
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalid(`--config ${file}`, 'a JSON object', parsed);
   const config: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(parsed)) config[camelCase(key)] = value;
+  const spelled = new Map<string, string>();
+  for (const [key, value] of Object.entries(parsed)) {
+    const name = camelCase(key);
+    // "maxAttempts" and "max-attempts" both: which one was meant cannot be known, and one would be dropped unseen.
+    const other = spelled.get(name);
+    if (other !== undefined) throw new UsageError(`--config: '${other}' and '${key}' are one option (${name}); keep one`);
+    spelled.set(name, key);
+    config[name] = value;
+  }
   return config;
 }
 
@@ -124,10 +132,10 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
   const failOn = pick('failOn') !== undefined ? parseList(where('failOn', '--fail-on'), pick('failOn')) : [];
   for (const name of failOn) {
     const task = metas.find((t) => t.name === name);
-    if (!task) throw new UsageError(`--fail-on: task '${name}' is not part of this run (tasks: ${[...names].join(', ')})`);
+    if (!task) throw new UsageError(`${where('failOn', '--fail-on')}: task '${name}' is not part of this run (tasks: ${[...names].join(', ')})`);
     if (!task.flags) {
       const flagging = allTasks().filter((t) => t.flags).map((t) => t.name);
-      throw new UsageError(`--fail-on: task '${name}' does not flag images (tasks that do: ${flagging.join(', ')})`);
+      throw new UsageError(`${where('failOn', '--fail-on')}: task '${name}' does not flag images (tasks that do: ${flagging.join(', ')})`);
     }
   }
 
@@ -135,9 +143,9 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
 
   const concurrency = pick('concurrency') !== undefined ? parseKeyValues(where('concurrency', '--concurrency'), pick('concurrency'), (w, v) => parseInteger(w, v, 1, 256)) : new Map<string, number>();
   const timeouts = pick('timeout') !== undefined ? parseKeyValues(where('timeout', '--timeout'), pick('timeout'), (w, v) => parseNumber(w, v, 0.1, 86_400)) : new Map<string, number>();
-  for (const [flag, map] of [['--concurrency', concurrency], ['--timeout', timeouts]] as const) {
+  for (const [key, map] of [['concurrency', concurrency], ['timeout', timeouts]] as const) {
     for (const name of map.keys()) {
-      if (!names.has(name)) throw new UsageError(`${flag}: task '${name}' is not part of this run (tasks: ${[...names].join(', ')})`);
+      if (!names.has(name)) throw new UsageError(`${where(key, `--${key}`)}: task '${name}' is not part of this run (tasks: ${[...names].join(', ')})`);
     }
   }
 

@@ -26,6 +26,15 @@ import { Interruption } from './interruption.js';
 /** How long in-flight jobs may finish after Ctrl-C before they are abandoned (and stay pending). */
 const GRACE_MS = 5_000;
 
+/**
+ * A list flag given again adds to the list (`-c ocr=2 -c nsfw=1`, or a wrapper script appending
+ * its own), as one list would; commander alone would keep only the last, and so drop a gate
+ * (`--fail-on`) or a limit unseen.
+ */
+function joinLists(value: string, previous: string | undefined): string {
+  return previous === undefined ? value : `${previous},${value}`;
+}
+
 export function runCommand(): Command {
   const command = new Command('run')
     .summary('process images: scan inputs and run tasks, resumably')
@@ -43,17 +52,17 @@ export function runCommand(): Command {
     .option('-t, --tasks <list>', `comma-separated tasks (default: ${DEFAULT_TASKS.join(',')}; see imgpipe tasks)`)
     .option('--db <file>', `the ledger (default: ${DEFAULT_DB})`)
     .option('-o, --out <dir>', `where artefacts are written, as DIR/<task>/<key>; an input folder may be neither DIR nor inside DIR/<task> of a task of the run (default: ${DEFAULT_OUT})`)
-    .option('-c, --concurrency <task=N,...>', 'worker threads per task pool (default: each task\'s own, within --threads)')
+    .option('-c, --concurrency <task=N,...>', 'worker threads per task pool; repeatable (default: each task\'s own, within --threads)', joinLists)
     .option('--threads <n>', 'total thread budget for all pools (default: the number of cores)')
     .option('--shard <i/n>', 'process only shard I of N (1-based); shards are stable across machines')
     .option('--shard-count <n>', `process shard (${SHARD_INDEX_VARIABLES.join(' or ')}) + 1 of N`)
     .option('--retry-failed', 'run again the jobs that failed before')
     .option('--force', 'redo every job, even those already done')
     .option('--max-attempts <n>', 'attempts for a job that times out or crashes its worker (default: 3)')
-    .option('--timeout <task=seconds,...>', "per-job time limit per task (default: each task's own)")
+    .option('--timeout <task=seconds,...>', "per-job time limit per task; repeatable (default: each task's own)", joinLists)
     .option('--max-pixels <n>', `refuse images with more pixels (width x height), before decoding (default: ${DEFAULT_MAX_PIXELS})`)
     .option('--follow-symlinks', 'follow symbolic links while scanning (default: skip them)')
-    .option('--fail-on <tasks>', 'exit 3 when one of these tasks flags an image (nsfw): a gate for CI')
+    .option('--fail-on <tasks>', 'exit 3 when one of these tasks flags an image (nsfw): a gate for CI; repeatable', joinLists)
     .option('--json', 'JSON-lines events on stdout instead of progress and summary')
     .option('-q, --quiet', 'no progress and no summary; the exit code tells')
     .option('--metrics-file <file>', 'Prometheus metrics, rewritten atomically every few seconds and at the end (name it *.prom for node_exporter)')

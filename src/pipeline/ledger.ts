@@ -286,6 +286,11 @@ export class Ledger {
       db = new Database(file, { readonly: true, fileMustExist: true });
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       const version = checkIdentity(db, file, argument);
+      // Version 0 is no schema at all (an empty file, `touch imgpipe.db`, a copy that failed), not an old ledger to upgrade.
+      if (version === 0) {
+        const next = argument === '--db' ? 'run imgpipe run with this --db first, or pass another --db' : passAnother(argument);
+        throw new UsageError(`${file} is empty, not an imgpipe ledger (no run has written it); ${next}`);
+      }
       if (version < SCHEMA_VERSION) {
         throw new UsageError(`ledger ${file} has schema version ${version}; run imgpipe run on it once to upgrade it`);
       }

@@ -49,9 +49,11 @@ const ocr: TaskMeta = {
     psm: {
       type: 'integer',
       default: 3,
-      min: 0,
+      // Not 0: tesseract's "orientation and script detection only" reads no text, so every image
+      // would be recorded done with none (orientation is --ocr-rotate's job).
+      min: 1,
       max: 13,
-      description: "page segmentation mode (3: automatic, as the tesseract CLI; tesseract.js's own default 6 reads pages far worse)",
+      description: "page segmentation mode, 1-13 (3: automatic, as the tesseract CLI; tesseract.js's own default 6 reads pages far worse)",
     },
     dpi: { type: 'integer', default: 300, min: 70, max: 2400, description: 'resolution to assume when the image does not say' },
     rotate: {
