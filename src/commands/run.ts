@@ -71,7 +71,7 @@ export function runCommand(): Command {
     .option('--metrics-interval <seconds>', `how often metrics are written and pushed (default: ${DEFAULT_METRICS_INTERVAL_SECONDS})`)
     .option('--log-format <format>', 'text (progress and warnings for people) or json (one object per line, no progress bars) (default: text)')
     .option('--log-file <file>', 'append the log here instead of stderr')
-    .option('--config <file>', 'JSON file with any of these options (camelCase keys); flags win')
+    .option('--config <file>', 'JSON file with any of these options (camelCase keys; paths relative to the current folder, as flags); flags win')
     .addOption(modelCardOption());
   for (const task of allTasks()) {
     for (const [name, spec] of Object.entries(task.options)) {
