@@ -59,7 +59,7 @@ export class Progress implements RunObserver {
       const width = Math.max(...[...this.tasks.keys()].map((name) => name.length));
       this.multibar = new cliProgress.MultiBar(
         {
-          format: `{task} {bar} {value}/{total}{more} {rate}/s ETA {eta_formatted} failed {failed}`,
+          format: `{task} {bar} {value}/{total}{more} {rate}/s ETA {remaining} failed {failed}`,
           barsize: 24,
           hideCursor: true,
           clearOnComplete: false,
@@ -71,7 +71,7 @@ export class Progress implements RunObserver {
         cliProgress.Presets.shades_classic,
       );
       for (const name of this.tasks.keys()) {
-        this.bars.set(name, this.multibar.create(0, 0, { task: name.padEnd(width), more: '+', rate: '0.0', failed: 0 }));
+        this.bars.set(name, this.multibar.create(0, 0, { task: name.padEnd(width), more: '+', rate: '0.0', remaining: '--', failed: 0 }));
       }
     }
     if (this.mode === 'plain' || this.mode === 'json') {
@@ -126,7 +126,10 @@ export class Progress implements RunObserver {
       if (task !== undefined && name !== task) continue;
       const settled = progress.done + progress.failed;
       this.bars.get(name)!.setTotal(progress.planned);
-      this.bars.get(name)!.update(settled, { more: this.scanDone ? '' : '+', rate: (settled / seconds).toFixed(1), failed: progress.failed });
+      const rate = settled / seconds;
+      // Only once the scan has found every job and some have settled: before that it would be a guess (cli-progress's own printed "NFs").
+      const eta = this.scanDone && rate > 0 ? etaText((progress.planned - settled) / rate) : '--';
+      this.bars.get(name)!.update(settled, { more: this.scanDone ? '' : '+', rate: rate.toFixed(1), remaining: eta, failed: progress.failed });
     }
   }
 
@@ -155,4 +158,12 @@ export class Progress implements RunObserver {
       this.multibar.stop();
     }
   }
+}
+
+/** Seconds left as a person reads them: 42s, 12m05s, 3h04m. */
+export function etaText(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
