@@ -28,6 +28,7 @@ const ERROR_CODES = {
   E_WRITE: 'an artefact could not be written under --out',
   E_TIMEOUT: 'the job ran past its time limit (retried, then failed)',
   E_WORKER_CRASH: 'the worker thread died on this image (retried, then failed)',
+  E_PROCESS_DIED: 'the whole process died (a native crash, the OOM killer) each time this job ran alone, --max-attempts times',
   E_DEPENDENCY: 'a prerequisite task failed on this image',
   E_TASK: 'the task failed for another reason (see the message)',
 } as const;

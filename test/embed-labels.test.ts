@@ -159,7 +159,7 @@ describe('embed, labels and similar images', () => {
 });
 
 describe('ledger schema', () => {
-  it('migrates a schema-1 ledger, keeping its results, to the schema with vectors', async () => {
+  it('migrates a schema-1 ledger, keeping its results, to the current schema (vectors, suspects)', async () => {
     const work = scratch();
     const db = path.join(work, 'old.db');
     const old = new Database(db);
@@ -175,6 +175,7 @@ describe('ledger schema', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(query(db, 'PRAGMA user_version')).toEqual([{ user_version: SCHEMA_VERSION }]);
     expect(query<{ name: string }>(db, 'PRAGMA table_info(jobs)').map((c) => c.name)).toContain('vector');
+    expect(query(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'suspects'")).toEqual([{ name: 'suspects' }]);
     expect(query(db, "SELECT result FROM jobs WHERE task = 'meta' AND image_id = 1")).toEqual([{ result: '{"kept":true}' }]);
   });
 });

@@ -6,7 +6,7 @@ import { ExitCode, messageOf } from '../errors.js';
 import { DEFAULT_MAX_PIXELS } from '../runtime/limits.js';
 import { allTasks } from '../tasks/registry.js';
 import { classifyInputs, IMAGE_EXTENSIONS, scanInputs, type InputSpec, type ScanProblem } from '../pipeline/sources.js';
-import type { Ledger } from '../pipeline/ledger.js';
+import type { Ledger, OrphanRecovery } from '../pipeline/ledger.js';
 import { peakRssMb } from '../observe/peak-memory.js';
 import type { Telemetry } from '../observe/telemetry.js';
 import { formatShard, SHARD_INDEX_VARIABLES } from '../pipeline/shard.js';
@@ -58,7 +58,7 @@ export function runCommand(): Command {
     .option('--shard-count <n>', `process shard (${SHARD_INDEX_VARIABLES.join(' or ')}) + 1 of N`)
     .option('--retry-failed', 'run again the jobs that failed before')
     .option('--force', 'redo every job, even those already done')
-    .option('--max-attempts <n>', 'attempts for a job that times out or crashes its worker (default: 3)')
+    .option('--max-attempts <n>', 'attempts for a job that times out or crashes its worker, and deaths of the whole process while it runs alone before it fails E_PROCESS_DIED (default: 3)')
     .option('--timeout <task=seconds,...>', "per-job time limit per task; repeatable (default: each task's own)", joinLists)
     .option('--max-pixels <n>', `refuse images with more pixels (width x height), before decoding (default: ${DEFAULT_MAX_PIXELS})`)
     .option('--follow-symlinks', 'follow symbolic links while scanning (default: skip them)')
@@ -146,7 +146,7 @@ async function runLocked(settings: RunSettings, specs: InputSpec[], interruption
     if (!ledger.db.open) return;
     try {
       ledger.flush();
-      // No process runs them any more: pending for the next run, as after a kill.
+      // No process runs them any more: pending for the next run (not suspects: nothing died).
       ledger.resetOrphans();
       ledger.finishRun(runId, status, Date.now() - started, null);
       ledger.close();
@@ -157,7 +157,7 @@ async function runLocked(settings: RunSettings, specs: InputSpec[], interruption
   interruption.atExit((code) => abandon(code === ExitCode.interrupted ? 'interrupted' : 'failed'));
   let telemetry: Telemetry | undefined;
   try {
-    const orphans = ledger.resetOrphans();
+    const orphans = ledger.recoverOrphans(settings.maxAttempts);
     telemetry = await Telemetry.open(settings, { runId, shard: formatShard(settings.shard), tasks: settings.tasks.map((task) => task.meta.name), version: imgpipeVersion() });
     return await execute({ settings, specs, ledger, runId, started, orphans, telemetry, interruption });
   } catch (error) {
@@ -175,8 +175,8 @@ interface RunContext {
   ledger: Ledger;
   runId: number;
   started: number;
-  /** Jobs left running by a process that died, reset to pending. */
-  orphans: number;
+  /** Jobs left running by a process that died: suspects again pending, or failed E_PROCESS_DIED. */
+  orphans: OrphanRecovery;
   telemetry: Telemetry;
   interruption: Interruption;
 }
@@ -198,6 +198,7 @@ async function execute({ settings, specs, ledger, runId, started, orphans, telem
       shard: settings.shard,
       graceMs: GRACE_MS,
       maxPixels: settings.maxPixels,
+      recordEachStart: ledger.previousRunDied,
     },
     observer,
   );
@@ -216,7 +217,12 @@ async function execute({ settings, specs, ledger, runId, started, orphans, telem
       `${indexVariable} is set (${process.env[indexVariable]}) but neither --shard nor --shard-count is given: this copy processes every image; add --shard-count N (the number of copies) to process its shard only`,
     );
   }
-  if (orphans > 0) observer.warning(`${orphans} jobs were left running by a process that stopped abruptly; they run again`);
+  if (orphans.suspects > 0) {
+    observer.warning(`${orphans.suspects} jobs were left running by a process that stopped abruptly; they run again, each alone, before the others`);
+  }
+  if (orphans.failed > 0) {
+    observer.warning(`${orphans.failed} jobs failed E_PROCESS_DIED: the process died ${settings.maxAttempts} times while each ran alone (--retry-failed tries again)`);
+  }
   const source = scanInputs(specs, {
     followSymlinks: settings.followSymlinks,
     outDir: path.resolve(settings.out),

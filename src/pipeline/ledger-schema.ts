@@ -72,6 +72,17 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE jobs ADD COLUMN vector BLOB;
   `,
+  // 3: suspects, the jobs that were running when a process died (Ledger.recoverOrphans). A table of
+  // its own, not columns of jobs: a column after the vector would make reading it walk the
+  // vector's overflow pages, and it holds a handful of rows at most.
+  `
+  CREATE TABLE suspects (
+    image_id INTEGER NOT NULL,
+    task     TEXT NOT NULL,
+    deaths   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (image_id, task)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -37,6 +37,16 @@ export interface JobRow {
   /** JSON list of the artefacts a done job wrote, relative to --out; null when none. */
   artifacts: string | null;
   errorCode: ErrorCode | null;
+  /** Running when a process died (see `recoverOrphans`): it runs alone until it settles. */
+  suspect: boolean;
+}
+
+/** What `recoverOrphans` found: jobs a dead process left running. */
+export interface OrphanRecovery {
+  /** Back to pending, as suspects. */
+  suspects: number;
+  /** Failed E_PROCESS_DIED: the process died once too often while each ran alone. */
+  failed: number;
 }
 
 export interface ImageLookup {
@@ -214,6 +224,11 @@ export class Ledger {
   private lockLost: UsageError | undefined;
   private readonly host = hostname();
   private readonly statements = new Map<string, Database.Statement>();
+  /**
+   * Set by `acquireLock`: the lock was taken over from a run that died (or jobs were left
+   * running). The next run then writes each job's start before the job starts: see `recoverOrphans`.
+   */
+  previousRunDied = false;
 
   private constructor(
     readonly db: DB,
@@ -341,7 +356,7 @@ export class Ledger {
             }
           }
           // Whoever takes the lock is the only writer: a run still `running` died without ending its row.
-          this.endKilledRuns(held);
+          this.previousRunDied = this.endKilledRuns(held) > 0;
           this.db
             .prepare(
               `INSERT INTO lock (id, host, pid, acquired_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)
@@ -365,7 +380,7 @@ export class Ledger {
    * its first heartbeat since it started, or another (its lock already taken over before runs were
    * ended this way), has no known end: NULL, not its start, which would read as a run of 0 s.
    */
-  private endKilledRuns(held: { runId: number | null; heartbeatAt: string } | undefined): void {
+  private endKilledRuns(held: { runId: number | null; heartbeatAt: string } | undefined): number {
     const runs = this.db.prepare("SELECT id, started_at AS startedAt FROM runs WHERE status = 'running'").all() as { id: number; startedAt: string }[];
     const end = this.db.prepare("UPDATE runs SET status = 'killed', ended_at = ?, duration_ms = ? WHERE id = ?");
     for (const run of runs) {
@@ -373,6 +388,7 @@ export class Ledger {
       const lastSign = run.id === held?.runId && held.heartbeatAt > run.startedAt ? held.heartbeatAt : null;
       end.run(lastSign, lastSign === null ? null : Math.max(0, Date.parse(lastSign) - Date.parse(run.startedAt)), run.id);
     }
+    return runs.length;
   }
 
   releaseLock(): void {
@@ -408,11 +424,49 @@ export class Ledger {
   }
 
   /**
-   * Jobs left `running` by a process that was killed: we hold the lock, so nobody runs them.
-   * Their attempt is not counted (attempts count finished tries only).
+   * Jobs this process leaves `running` as it stops in order (an error, a signal): pending again,
+   * their try not counted (attempts count finished tries only). Not suspects: nothing died.
    */
   resetOrphans(): number {
     return this.db.prepare("UPDATE jobs SET state = 'pending', started_at = NULL WHERE state = 'running'").run().changes;
+  }
+
+  /**
+   * At the start of a run: jobs left `running` by a process that died (kill -9, a lost machine, or
+   * a job that took the whole process down: a native crash, the OOM killer, an abort()). We hold
+   * the lock, so nobody runs them. A job cannot be told from the others that were running, so each
+   * becomes a suspect: pending, its try not counted (attempts count finished tries), and run alone
+   * (the scheduler starts it with nothing else in flight, its start written first). A suspect found
+   * running was therefore alone when the process died: that death is its own, and counted. Deaths
+   * among other jobs count for none of them, so a kill -9 of a healthy run costs its jobs nothing
+   * but a run alone each. At `maxDeaths` (--max-attempts) deaths the job fails E_PROCESS_DIED and
+   * the next runs get past it; it stays a suspect, so that --retry-failed tries it alone again.
+   */
+  recoverOrphans(maxDeaths: number): OrphanRecovery {
+    return this.db.transaction((): OrphanRecovery => {
+      const running = "SELECT image_id, task FROM jobs WHERE state = 'running'";
+      this.db.prepare(`UPDATE suspects SET deaths = deaths + 1 WHERE (image_id, task) IN (${running})`).run();
+      const failed = this.db
+        .prepare(
+          `UPDATE jobs SET state = 'failed', finished_at = ?, duration_ms = NULL, error_code = 'E_PROCESS_DIED',
+             error_message = 'the whole process died ' || s.deaths || ' times while this job ran alone (a native crash in a ' ||
+               'decoder or model, the kernel''s OOM killer, an abort() in a native library); --retry-failed tries it again'
+           FROM suspects s
+           WHERE jobs.state = 'running' AND s.image_id = jobs.image_id AND s.task = jobs.task AND s.deaths >= ?`,
+        )
+        .run(now(), maxDeaths).changes;
+      // Kept as suspects (a --retry-failed try runs alone), their count started afresh.
+      this.db.prepare('UPDATE suspects SET deaths = 0 WHERE deaths >= ?').run(maxDeaths);
+      this.db.prepare(`INSERT OR IGNORE INTO suspects (image_id, task) ${running}`).run();
+      const suspects = this.db.prepare("UPDATE jobs SET state = 'pending', started_at = NULL WHERE state = 'running'").run().changes;
+      if (suspects > 0 || failed > 0) this.previousRunDied = true;
+      return { suspects, failed };
+    }).immediate();
+  }
+
+  /** A suspect that ran to an end (done, or failed by a try of its own) is no longer one. */
+  clearSuspect(imageId: number, task: string): void {
+    this.enqueue(this.stmt('DELETE FROM suspects WHERE image_id = ? AND task = ?'), [imageId, task]);
   }
 
   // ---- scanning --------------------------------------------------------------------------------
@@ -427,7 +481,8 @@ export class Ledger {
     const changed = this.stmt('UPDATE images SET path = ?, size = ?, mtime_ms = ?, sha256 = NULL, seen_run = ? WHERE id = ?');
     const jobs = this.stmt(
       `SELECT task, state, attempts, task_version AS taskVersion, options_hash AS optionsHash, input_size AS inputSize,
-              input_mtime_ms AS inputMtimeMs, input_sha256 AS inputSha256, artifacts, error_code AS errorCode
+              input_mtime_ms AS inputMtimeMs, input_sha256 AS inputSha256, artifacts, error_code AS errorCode,
+              EXISTS (SELECT 1 FROM suspects s WHERE s.image_id = jobs.image_id AND s.task = jobs.task) AS suspect
        FROM jobs WHERE image_id = ?`,
     );
     // IMMEDIATE, here and in flush: a transaction that reads and then writes gets SQLITE_BUSY at
@@ -452,7 +507,7 @@ export class Ledger {
           ? { ...row, path: ref.path, size: ref.size, mtimeMs: ref.mtimeMs, sha256: null, seenRun: runId }
           : { ...row, path: ref.path, seenRun: runId };
         const jobRows = new Map<string, JobRow>();
-        for (const job of jobs.all(row.id) as JobRow[]) jobRows.set(job.task, job);
+        for (const job of jobs.all(row.id) as (Omit<JobRow, 'suspect'> & { suspect: number })[]) jobRows.set(job.task, { ...job, suspect: job.suspect === 1 });
         return { ref, image, changed: isChanged, repeat: false, jobs: jobRows };
       }),
     ).immediate();

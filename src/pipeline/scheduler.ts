@@ -32,6 +32,12 @@ export interface SchedulerConfig {
   graceMs: number;
   /** --max-pixels, applied by every worker's decoding. */
   maxPixels: number;
+  /**
+   * Write each job's start to the ledger before the job starts, not within the next 100 ms: set
+   * after a run that died (Ledger.previousRunDied), so that a job that kills the process at once
+   * is found `running` next time, and becomes a suspect. Costs a write per job, hence only then.
+   */
+  recordEachStart: boolean;
 }
 
 export interface JobEvent {
@@ -103,6 +109,8 @@ interface ImagePlan {
   shaRecorded: boolean;
   /** The ledger row of each open job, updated in place and written whole at each change. */
   jobs: Map<TaskName, JobWrite>;
+  /** Open jobs that were running when a process died: each runs alone (Ledger.recoverOrphans). */
+  suspects: Set<TaskName>;
 }
 
 const SCAN_BATCH = 256;
@@ -130,6 +138,9 @@ export class Scheduler {
   private readonly prerequisites = new Map<TaskName, { needs: readonly TaskName[]; uses: TaskName[] }>();
   private readonly pools = new Map<TaskName, TaskPool>();
   private readonly ready = new Map<TaskName, ImagePlan[]>();
+  /** Suspects ready to run: each starts once nothing is in flight, and nothing starts beside it. */
+  private readonly suspects: { plan: ImagePlan; task: TaskRun }[] = [];
+  private runningAlone = false;
   private readonly inFlight = new Map<TaskName, number>();
   private readonly counts: Record<TaskName, TaskCounts> = {};
   private readonly failures: SchedulerResult['failures'] = {};
@@ -193,7 +204,7 @@ export class Scheduler {
       const name = task.meta.name;
       stats[name] = {
         counts: { ...this.counts[name]! },
-        queued: this.ready.get(name)!.length,
+        queued: this.ready.get(name)!.length + this.suspects.filter((s) => s.task.meta.name === name).length,
         running: this.inFlight.get(name)!,
         poolSize: task.concurrency,
         utilization: this.pools.get(name)?.utilization ?? 0,
@@ -293,6 +304,7 @@ export class Scheduler {
       failed: new Set(),
       results: new Map(),
       jobs: new Map(),
+      suspects: new Set(),
       shaRecorded: image.sha256 !== null,
     };
     for (const task of this.config.tasks) {
@@ -313,6 +325,7 @@ export class Scheduler {
         this.observer.skipped(name, 'failed', 1);
       } else {
         plan.open.add(name);
+        if (job?.suspect) plan.suspects.add(name);
         const pending: JobWrite = {
           imageId: image.id,
           task: name,
@@ -373,7 +386,12 @@ export class Scheduler {
     }
     // An optional input is waited for, but its failure only means the task runs without it.
     if (uses.some((use) => !plan.done.has(use) && !plan.failed.has(use))) return;
-    this.ready.get(name)!.push(plan);
+    this.queue(plan, task);
+  }
+
+  private queue(plan: ImagePlan, task: TaskRun): void {
+    if (plan.suspects.has(task.meta.name)) this.suspects.push({ plan, task });
+    else this.ready.get(task.meta.name)!.push(plan);
   }
 
   /**
@@ -384,7 +402,14 @@ export class Scheduler {
    * queue to empty. A task that has a job running lets the others fill the spare threads.
    */
   private pump(): void {
-    if (this.stopping) return;
+    if (this.stopping || this.runningAlone) return;
+    // A suspect first: nothing new starts until those in flight are done, then it runs alone.
+    if (this.suspects.length > 0) {
+      if (this.busy()) return;
+      const { plan, task } = this.suspects.shift()!;
+      this.start(plan, task, true);
+      return;
+    }
     const tasks = this.config.tasks;
     let progressed = true;
     while (progressed) {
@@ -401,7 +426,7 @@ export class Scheduler {
           this.rotation = turn;
           return;
         }
-        this.start(queue.shift()!, task);
+        this.start(queue.shift()!, task, false);
         progressed = true;
       }
       this.rotation = (this.rotation + 1) % tasks.length;
@@ -417,14 +442,26 @@ export class Scheduler {
     return pool;
   }
 
-  private start(plan: ImagePlan, task: TaskRun): void {
+  /**
+   * `alone`: a suspect, with nothing else in flight. Its start is written before it starts and its
+   * end as soon as it ends, so that a suspect found `running` after a death was alone then: the
+   * death was its own (Ledger.recoverOrphans).
+   */
+  private start(plan: ImagePlan, task: TaskRun, alone: boolean): void {
     const name = task.meta.name;
     this.inFlight.set(name, this.inFlight.get(name)! + 1);
     this.budgetUsed += task.threadsPerJob;
+    this.runningAlone = alone;
     const job = plan.jobs.get(name)!;
     job.state = 'running';
     job.startedAt = new Date().toISOString();
+    // What the try is for, as a failure records it: a job the process dies on too often is failed
+    // from this row (E_PROCESS_DIED), and stays failed only while it is current.
+    job.taskVersion = task.meta.version;
+    job.optionsHash = task.optionsHash;
+    job.input ??= plan.size !== null && plan.mtimeMs !== null ? { size: plan.size, mtimeMs: plan.mtimeMs, sha256: null } : undefined;
     this.ledger.writeJob(job);
+    if (alone || this.config.recordEachStart) this.ledger.flush();
     const inputs: Record<string, string> = {};
     const vectors: Record<string, Uint8Array> = {};
     const { needs, uses } = this.prerequisites.get(name)!;
@@ -451,6 +488,10 @@ export class Scheduler {
       .finally(() => {
         this.inFlight.set(name, this.inFlight.get(name)! - 1);
         this.budgetUsed -= task.threadsPerJob;
+        if (alone) {
+          this.runningAlone = false;
+          this.ledger.flush();
+        }
         this.pump();
         this.signal();
       });
@@ -492,7 +533,7 @@ export class Scheduler {
       Object.assign(job, { state: 'done', resultJson: reply.result, vector, artifacts: reply.artifacts, errorCode: null, errorMessage: null });
       this.ledger.writeJob(job);
       this.counts[name]!.done += 1;
-      plan.open.delete(name);
+      this.settled(plan, name, true);
       plan.done.add(name);
       if (this.dependents.has(name)) plan.results.set(name, { result: reply.result, vector });
       this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'done', attempt: job.attempts, durationMs: reply.durationMs, bytesRead: reply.input.size, bytesWritten: reply.bytesWritten });
@@ -512,7 +553,7 @@ export class Scheduler {
       const timer = setTimeout(() => {
         this.retryTimers.delete(timer);
         if (this.stopping) return;
-        this.ready.get(name)!.push(plan);
+        this.queue(plan, task);
         this.pump();
       }, retryDelayMs(job.attempts));
       this.retryTimers.add(timer);
@@ -535,11 +576,20 @@ export class Scheduler {
     // Quoted: a key may hold a newline, and the summary prints this on one line.
     const byCode = (this.failures[code] ??= { count: 0, example: `${JSON.stringify(plan.key)}: ${message}` });
     byCode.count += 1;
-    plan.open.delete(name);
+    this.settled(plan, name, reply !== undefined);
     plan.failed.add(name);
     this.observer.job({ task: name, key: plan.key, path: plan.path, state: 'failed', code, message, attempt: job.attempts, durationMs: job.durationMs ?? 0, bytesRead: reply?.input?.size });
     for (const dependent of this.dependents.get(name) ?? []) this.enqueueIfReady(plan, dependent);
     this.release(plan);
+  }
+
+  /**
+   * A job has its final state in this run. A suspect that ran to an end (done, or failed by a try)
+   * is one no longer; one failed without running (a prerequisite failed) stays one.
+   */
+  private settled(plan: ImagePlan, name: TaskName, tried: boolean): void {
+    plan.open.delete(name);
+    if (tried && plan.suspects.delete(name)) this.ledger.clearSuspect(plan.imageId, name);
   }
 
   private release(plan: ImagePlan): void {
