@@ -39,6 +39,20 @@ describe('nsfw', () => {
     }
   });
 
+  it('--timeout nsfw=1 bounds the work on each image, not the model\'s load: on one worker every image is done, as without it', async () => {
+    // The model's load and first inference take about 2 s on 2 busy cores, a warm job 0.1-0.2 s:
+    // counted in the limit, the load failed every job, each try on a new worker loading again.
+    const tight = path.join(work, 'tight.db');
+    const run = await cli(['run', input, '--tasks', 'nsfw', '--concurrency', 'nsfw=1', '--timeout', 'nsfw=1', '--db', tight, '--out', path.join(work, 'out'), '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const rows = query<{ key: string; state: string; attempts: number; result: string }>(tight, "SELECT i.key, j.state, j.attempts, j.result FROM jobs j JOIN images i ON i.id = j.image_id WHERE j.task = 'nsfw'");
+    expect(rows).toHaveLength(3);
+    for (const row of rows) {
+      expect(row, row.key).toMatchObject({ state: 'done', attempts: 1 });
+      expect(JSON.parse(row.result), row.key).toEqual(results.get(row.key));
+    }
+  });
+
   it('--fail-on nsfw exits 3 only when an image is flagged', async () => {
     const args = ['run', input, '--tasks', 'nsfw', '--db', db, '--out', path.join(work, 'out'), '--fail-on', 'nsfw'];
     const calm = await cli([...args, '--json']);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ExitCode, messageOf } from '../errors.js';
 import { DEFAULT_MAX_PIXELS } from '../runtime/limits.js';
+import { DEFAULT_LOAD_TIMEOUT_SECONDS } from '../tasks/contract.js';
 import { allTasks } from '../tasks/registry.js';
 import { classifyInputs, IMAGE_EXTENSIONS, scanInputs, type InputSpec, type ScanProblem } from '../pipeline/sources.js';
 import type { Ledger, OrphanRecovery } from '../pipeline/ledger.js';
@@ -59,7 +60,7 @@ export function runCommand(): Command {
     .option('--retry-failed', 'run again the jobs that failed before')
     .option('--force', 'redo every job, even those already done')
     .option('--max-attempts <n>', 'attempts for a job that times out or crashes its worker, and deaths of the whole process while it runs alone before it fails E_PROCESS_DIED (default: 3)')
-    .option('--timeout <task=seconds,...>', "per-job time limit per task; repeatable (default: each task's own)", joinLists)
+    .option('--timeout <task=seconds,...>', `per-job time limit per task; repeatable (default: each task's own); a worker's first job of a task has ${DEFAULT_LOAD_TIMEOUT_SECONDS} s more, to load it`, joinLists)
     .option('--max-pixels <n>', `refuse images with more pixels (width x height), before decoding (default: ${DEFAULT_MAX_PIXELS})`)
     .option('--follow-symlinks', 'follow symbolic links while scanning (default: skip them)')
     .option('--fail-on <tasks>', 'exit 3 when one of these tasks flags an image (nsfw): a gate for CI; repeatable', joinLists)

@@ -9,7 +9,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ErrorCode } from '../errors.js';
 import { RETRIABLE_CODES } from '../errors.js';
-import type { TaskName } from '../tasks/contract.js';
+import { DEFAULT_LOAD_TIMEOUT_SECONDS, type TaskName } from '../tasks/contract.js';
 import type { ImageLookup, JobRow, JobWrite, Ledger } from './ledger.js';
 import { artefactsOf, decide, keepsAttempts, worthHashing, type TaskRun } from './plan.js';
 import { TaskPool } from './pools.js';
@@ -436,7 +436,8 @@ export class Scheduler {
   private poolFor(task: TaskRun): TaskPool {
     let pool = this.pools.get(task.meta.name);
     if (!pool) {
-      pool = new TaskPool(task.concurrency, { threads: task.threadsPerJob, maxPixels: this.config.maxPixels, config: task.meta.workerConfig }, task.meta.heapMb);
+      const loadTimeoutMs = (task.meta.loadTimeoutSeconds ?? DEFAULT_LOAD_TIMEOUT_SECONDS) * 1000;
+      pool = new TaskPool(task.concurrency, { threads: task.threadsPerJob, maxPixels: this.config.maxPixels, config: task.meta.workerConfig }, task.meta.heapMb, loadTimeoutMs);
       this.pools.set(task.meta.name, pool);
     }
     return pool;

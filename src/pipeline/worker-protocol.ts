@@ -4,6 +4,8 @@ import type { TaskOptions } from '../tasks/contract.js';
 import type { InputIdentity } from './types.js';
 
 export interface WorkerRequest {
+  /** Numbers the pool's jobs, for the worker's WarmStart. */
+  job: number;
   task: string;
   /** URL of the task's worker module. */
   module: string;
@@ -23,6 +25,19 @@ export type WorkerReply =
   /** `bytesWritten`: the artefacts' total size, known only here where they are written. */
   | { ok: true; result: string; artifacts: string[]; vector?: Float32Array; input: InputIdentity; bytesWritten: number; durationMs: number }
   | { ok: false; code: ErrorCode; message: string; input?: InputIdentity; durationMs: number };
+
+/**
+ * Posted by a worker (on its parentPort; piscina hands it on as a 'message' event) as it begins a
+ * job on a thread where the task has returned a result before: the task is loaded and warmed up,
+ * and the job's own time limit counts from here. Without it, a job also has the load allowance.
+ */
+export interface WarmStart {
+  warmStart: number;
+}
+
+export function isWarmStart(message: unknown): message is WarmStart {
+  return typeof message === 'object' && message !== null && typeof (message as WarmStart).warmStart === 'number';
+}
 
 export interface WorkerData {
   /** Native threads each job may use. */

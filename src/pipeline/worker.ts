@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { TaskError, type Handler, type JobInput, type TaskWorkerModule } from '../tasks/contract.js';
 import { createArtifactWriter, type InputFile } from '../runtime/artifacts.js';
 import { signatureOf } from '../runtime/image.js';
@@ -15,9 +15,16 @@ import { messageOf } from '../errors.js';
 import { setMaxPixels } from '../runtime/limits.js';
 import type { InputIdentity } from './types.js';
 import { vectorOf } from './vectors.js';
-import type { WorkerData, WorkerReply, WorkerRequest } from './worker-protocol.js';
+import type { WarmStart, WorkerData, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 const handlers = new Map<string, Promise<Handler>>();
+/**
+ * Task modules whose handler has returned a result on this thread: loaded, and warmed up. Not
+ * merely created: tasks may load their models on the first job (faces picks its detector from the
+ * job's options), and a first inference costs more than the next (faces: 1.4 s, then 0.45 s). Nor
+ * a job that failed: it may have failed before the load (a file that does not decode).
+ */
+const warm = new Set<string>();
 setMaxPixels((workerData as WorkerData).maxPixels);
 
 function handlerFor(request: WorkerRequest): Promise<Handler> {
@@ -118,6 +125,8 @@ export default async function runJob(request: WorkerRequest): Promise<WorkerRepl
   const started = performance.now();
   let input: InputIdentity | undefined;
   let bytesWritten = 0;
+  // A few microseconds a job: the pool then holds this job to its plain time limit (see pools.ts).
+  if (warm.has(request.module)) parentPort?.postMessage({ warmStart: request.job } satisfies WarmStart);
   try {
     const read = await readInput(request.path);
     input = read.input;
@@ -143,6 +152,7 @@ export default async function runJob(request: WorkerRequest): Promise<WorkerRepl
       if (isReasonless(error)) return handler(job);
       throw error;
     });
+    warm.add(request.module);
     const vector = checkedVector(output.vector);
     return { ok: true, result: resultJson(output.result), artifacts: checkedArtifacts(output.artifacts), ...(vector ? { vector } : {}), input, bytesWritten, durationMs: elapsed(started) };
   } catch (error) {

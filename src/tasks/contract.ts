@@ -7,6 +7,16 @@ export { TaskError } from '../errors.js';
 
 export type TaskName = string;
 
+/**
+ * What a worker's first job of a task may take beyond its time limit, for the worker to start,
+ * load the task and warm it up, when the task sets no `loadTimeoutSeconds`. Measured on 2 busy
+ * cores, first job minus a warm one: faces 1-2.8 s, objects 1 s, nsfw 1.8-2.2 s, embed 2 s, ocr
+ * 1.3-3.5 s, background 10-14 s, the slowest; 120 s leaves that 8x for slower machines and disks
+ * and for cores shared by workers that load at once, and still stops within two minutes a worker
+ * that hangs while loading.
+ */
+export const DEFAULT_LOAD_TIMEOUT_SECONDS = 120;
+
 /** A task option, exposed as `--<task>-<name>` on the command line and `<task><Name>` in a config file. */
 export type OptionSpec =
   | { type: 'integer'; default: number; min?: number; max?: number; description: string }
@@ -55,6 +65,12 @@ export interface TaskMeta {
   readonly threadsPerJob: number;
   /** Default per-job time limit. */
   readonly timeoutSeconds: number;
+  /**
+   * What a worker's first job of this task may take beyond its time limit, for the worker to start,
+   * load the task (module, models) and warm it up; default DEFAULT_LOAD_TIMEOUT_SECONDS.
+   * Later jobs on that worker have the plain limit.
+   */
+  readonly loadTimeoutSeconds?: number;
   /**
    * V8 heap limit of one worker, in MB (default 1024): a worker that outgrows it is stopped and
    * replaced, and the job retried, then failed with E_WORKER_CRASH.
