@@ -6,7 +6,6 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, Interrupted, messageOf, UsageError } from './errors.js';
 import { letSignalsIn, stopAtOnceOnSignals } from './commands/interruption.js';
 import { oneLine } from './runtime/failure.js';
-import { keepYoungGenerationSmall } from './runtime/young-generation.js';
 import { imgpipeVersion, examples } from './commands/common.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
@@ -91,8 +90,6 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 async function dispatch(argv: string[]): Promise<void> {
-  // Before any worker thread starts: peak memory then stays flat however long the run (see there).
-  keepYoungGenerationSmall();
   // Ctrl-C or SIGTERM: exit 130 from every command, never death by the signal (see interruption.ts).
   stopAtOnceOnSignals();
   // `imgpipe export | head` closes the pipe early: that is the reader's choice, not an error.

@@ -3,6 +3,8 @@
  * it read (so a result is tied to exactly the content it came from), runs the task's handler
  * and turns any failure into a stable code. Handlers are created once per thread and reused.
  */
+// First, before the modules below load (sharp's loading alone grows the young generation).
+import '../runtime/young-generation.js';
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
