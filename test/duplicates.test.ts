@@ -91,19 +91,28 @@ describe('similar-embedding search', () => {
   });
 });
 
+const LANDSCAPE = path.join(FIXTURES, 'photos', 'landscape.jpg');
+
+/** A ledger of `meta` results for the images `fill` puts into a new folder. */
+async function metaLedger(fill: (input: string) => Promise<void>): Promise<string> {
+  const work = scratch();
+  const input = path.join(work, 'in');
+  mkdirSync(input);
+  await fill(input);
+  const db = path.join(work, 'l.db');
+  expect((await cli(['run', input, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'])).code).toBe(0);
+  return db;
+}
+
 describe('imgpipe duplicates', () => {
   it('groups exact copies, and resized or re-encoded copies as near duplicates, apart from other photos', async () => {
-    const work = scratch();
-    const input = path.join(work, 'in');
-    mkdirSync(input);
-    const original = path.join(FIXTURES, 'photos', 'landscape.jpg');
-    copyFileSync(original, path.join(input, 'landscape.jpg'));
-    copyFileSync(original, path.join(input, 'landscape-copy.jpg'));
-    await sharp(original).resize(320).toFile(path.join(input, 'landscape-small.jpg'));
-    await sharp(original).webp({ quality: 40 }).toFile(path.join(input, 'landscape.webp'));
-    for (const other of ['dusk.jpg', 'products/mug.webp']) copyFileSync(path.join(FIXTURES, 'photos', other), path.join(input, path.basename(other)));
-    const db = path.join(work, 'l.db');
-    expect((await cli(['run', input, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'])).code).toBe(0);
+    const db = await metaLedger(async (input) => {
+      copyFileSync(LANDSCAPE, path.join(input, 'landscape.jpg'));
+      copyFileSync(LANDSCAPE, path.join(input, 'landscape-copy.jpg'));
+      await sharp(LANDSCAPE).resize(320).toFile(path.join(input, 'landscape-small.jpg'));
+      await sharp(LANDSCAPE).webp({ quality: 40 }).toFile(path.join(input, 'landscape.webp'));
+      for (const other of ['dusk.jpg', 'products/mug.webp']) copyFileSync(path.join(FIXTURES, 'photos', other), path.join(input, path.basename(other)));
+    });
     const groups = JSON.parse((await cli(['duplicates', '--db', db, '--format', 'json'])).stdout) as { kind: string; keys: string[] }[];
     expect(groups).toEqual([
       { kind: 'exact', keys: ['landscape-copy.jpg', 'landscape.jpg'], distance: 0 },
@@ -118,14 +127,10 @@ describe('imgpipe duplicates', () => {
   });
 
   it('CSV keeps a key that a spreadsheet would run as a formula as text, and --csv-raw writes it as stored', async () => {
-    const work = scratch();
-    const input = path.join(work, 'in');
-    mkdirSync(input);
-    const original = path.join(FIXTURES, 'photos', 'landscape.jpg');
-    copyFileSync(original, path.join(input, 'plain.jpg'));
-    copyFileSync(original, path.join(input, '=HYPERLINK("evil.example","x").jpg'));
-    const db = path.join(work, 'l.db');
-    expect((await cli(['run', input, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'])).code).toBe(0);
+    const db = await metaLedger(async (input) => {
+      copyFileSync(LANDSCAPE, path.join(input, 'plain.jpg'));
+      copyFileSync(LANDSCAPE, path.join(input, '=HYPERLINK("evil.example","x").jpg'));
+    });
     const keys = async (...extra: string[]) => {
       const result = await cli(['duplicates', '--db', db, '--format', 'csv', ...extra]);
       expect(result.code).toBe(0);
