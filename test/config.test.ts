@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, FIXTURES, scratch } from './helpers.js';
+import { cli, events, FIXTURES, scratch, summaryOf } from './helpers.js';
 import { parsePrometheus, valueOf } from './prometheus.js';
 
 const photos = path.join(FIXTURES, 'colours');
@@ -68,5 +68,19 @@ describe('a config file', () => {
     const result = await cli(['run', photos, '--db', path.join(work, 'l.db'), '--config', config], { env: noIndex });
     expect([result.code, result.stderr]).toEqual([2, `imgpipe: error: --config: 'maxAttempts' and 'max-attempts' are one option (maxAttempts); keep one\n`]);
     expect(existsSync(path.join(work, 'l.db'))).toBe(false);
+  });
+});
+
+describe('--tasks given twice', () => {
+  it('both lists run, in order, each task once: a wrapper script adding --tasks does not drop the user\'s', async () => {
+    const work = scratch();
+    const args = ['run', photos, '--db', path.join(work, 'l.db'), '--out', path.join(work, 'out'), '--json'];
+    const result = await cli([...args, '--tasks', 'preprocess', '-t', 'meta,preprocess'], { env: noIndex });
+    expect(result.code, result.stderr).toBe(0);
+    expect(events(result.stdout).find((event) => event.event === 'run-start')!.tasks).toEqual(['preprocess', 'meta']);
+    expect(summaryOf(result.stdout).jobs.done).toBe(4);
+    // A bad name in the first list is still caught, not dropped for the second.
+    const typo = await cli([...args, '--tasks', 'meat', '--tasks', 'meta'], { env: noIndex });
+    expect([typo.code, typo.stderr]).toEqual([2, expect.stringMatching(/unknown task 'meat'/)]);
   });
 });

@@ -29,8 +29,8 @@ const GRACE_MS = 5_000;
 
 /**
  * A list flag given again adds to the list (`-c ocr=2 -c nsfw=1`, or a wrapper script appending
- * its own), as one list would; commander alone would keep only the last, and so drop a gate
- * (`--fail-on`) or a limit unseen.
+ * its own), as one list would; commander alone would keep only the last, and so drop a task
+ * (`--tasks`), a gate (`--fail-on`) or a limit unseen.
  */
 function joinLists(value: string, previous: string | undefined): string {
   return previous === undefined ? value : `${previous},${value}`;
@@ -50,7 +50,7 @@ export function runCommand(): Command {
         "column and optional 'id'; paths relative to the manifest) and - for paths on stdin.",
     )
     .argument('[inputs...]', 'directories, files, globs, manifests, or - for stdin')
-    .option('-t, --tasks <list>', `comma-separated tasks (default: ${DEFAULT_TASKS.join(',')}; see imgpipe tasks)`)
+    .option('-t, --tasks <list>', `comma-separated tasks; repeatable (default: ${DEFAULT_TASKS.join(',')}; see imgpipe tasks)`, joinLists)
     .option('--db <file>', `the ledger (default: ${DEFAULT_DB})`)
     .option('-o, --out <dir>', `where artefacts are written, as DIR/<task>/<key>; an input folder may be neither DIR nor inside DIR/<task> of a task of the run (default: ${DEFAULT_OUT})`)
     .option('-c, --concurrency <task=N,...>', 'worker threads per task pool; repeatable (default: each task\'s own, within --threads)', joinLists)
