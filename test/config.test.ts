@@ -1,5 +1,5 @@
-/** How `run` settings come together: repeated list flags, a config file, and which one names a problem. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+/** How `run` settings come together: repeated list flags, a config file, --no- flags, and which one names a problem. */
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, events, FIXTURES, scratch, summaryOf } from './helpers.js';
@@ -82,5 +82,76 @@ describe('--tasks given twice', () => {
     // A bad name in the first list is still caught, not dropped for the second.
     const typo = await cli([...args, '--tasks', 'meat', '--tasks', 'meta'], { env: noIndex });
     expect([typo.code, typo.stderr]).toEqual([2, expect.stringMatching(/unknown task 'meat'/)]);
+  });
+});
+
+describe('a boolean a config file turns on, turned off by its --no- flag', () => {
+  it('--no-quiet and --no-json: the text summary is back', async () => {
+    const work = scratch();
+    const config = path.join(work, 'c.json');
+    const args = ['run', photos, '--db', path.join(work, 'l.db'), '--out', path.join(work, 'out'), '--config', config];
+    writeFileSync(config, JSON.stringify({ quiet: true }));
+    expect((await cli(args, { env: noIndex })).stdout).toBe('');
+    const loud = await cli([...args, '--no-quiet'], { env: noIndex });
+    expect(loud.code, loud.stderr).toBe(0);
+    expect(loud.stdout).toMatch(/Nothing to do: all 2 jobs were already settled/);
+    writeFileSync(config, JSON.stringify({ json: true }));
+    const text = await cli([...args, '--no-json'], { env: noIndex });
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^imgpipe: run \d+ completed in .*\nNothing to do: all 2 jobs/s);
+  });
+
+  it('--no-force keeps done jobs done; --no-retry-failed keeps failed jobs failed', async () => {
+    const work = scratch();
+    const config = path.join(work, 'c.json');
+    const args = ['run', path.join(FIXTURES, 'broken'), '--db', path.join(work, 'l.db'), '--out', path.join(work, 'out'), '--json', '--config', config];
+    writeFileSync(config, '{}');
+    const first = summaryOf((await cli(args, { env: noIndex })).stdout).jobs;
+    expect(first.done).toBeGreaterThan(0);
+    expect(first.failed).toBeGreaterThan(0);
+    writeFileSync(config, JSON.stringify({ force: true, retryFailed: true }));
+    const again = await cli([...args, '--no-force', '--no-retry-failed'], { env: noIndex });
+    expect(summaryOf(again.stdout).jobs).toMatchObject({ done: 0, failed: 0, alreadyDone: first.done, alreadyFailed: first.failed });
+  });
+
+  it('--no-follow-symlinks skips links again', async () => {
+    const work = scratch();
+    const input = path.join(work, 'in');
+    mkdirSync(input);
+    symlinkSync(path.join(photos, 'red.png'), path.join(input, 'red.png'));
+    const config = path.join(work, 'c.json');
+    writeFileSync(config, JSON.stringify({ followSymlinks: true }));
+    const args = ['run', input, '--db', path.join(work, 'l.db'), '--out', path.join(work, 'out'), '--json', '--config', config];
+    expect(summaryOf((await cli([...args, '--no-follow-symlinks'], { env: noIndex })).stdout).images.scanned).toBe(0);
+    expect(summaryOf((await cli(args, { env: noIndex })).stdout).images.scanned).toBe(1);
+  });
+
+  it('--no-ocr-text: no text file, as a task option that is a boolean', async () => {
+    const work = scratch();
+    const config = path.join(work, 'c.json');
+    writeFileSync(config, JSON.stringify({ tasks: 'ocr', ocrText: true, ocrRotate: 'off' }));
+    const out = path.join(work, 'out');
+    const result = await cli(['run', path.join(photos, 'red.png'), '--db', path.join(work, 'l.db'), '--out', out, '--quiet', '--config', config, '--no-ocr-text'], { env: noIndex });
+    expect(result.code, result.stderr).toBe(0);
+    expect(existsSync(path.join(out, 'ocr')) ? readdirSync(path.join(out, 'ocr')) : []).toEqual([]);
+    // Without it the config's true holds (other options: the job is redone), and the file is written.
+    const configured = await cli(['run', path.join(photos, 'red.png'), '--db', path.join(work, 'l.db'), '--out', out, '--quiet', '--config', config], { env: noIndex });
+    expect(configured.code, configured.stderr).toBe(0);
+    expect(readdirSync(path.join(out, 'ocr'))).toEqual(['red.png.txt']);
+  });
+
+  it('without a config, the --no- forms change nothing (every such option is off by default)', async () => {
+    const work = scratch();
+    const result = await cli(
+      ['run', photos, '--db', path.join(work, 'l.db'), '--out', path.join(work, 'out'), '--no-quiet', '--no-json', '--no-force', '--no-retry-failed', '--no-follow-symlinks'],
+      { env: noIndex },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^imgpipe: run 1 completed .*\n {2}meta +2 +0 .*\n2 jobs in /s);
+  });
+
+  it('--help lists each --no- form', async () => {
+    const help = (await cli(['run', '--help'])).stdout;
+    for (const flag of ['--no-retry-failed', '--no-force', '--no-follow-symlinks', '--no-json', '--no-quiet', '--no-ocr-text']) expect(help).toContain(`  ${flag} `);
   });
 });

@@ -56,6 +56,11 @@ export function taskOptionFlag(task: TaskMeta, option: string): string {
   return `--${task.name}-${option}`;
 }
 
+/** `--no-ocr-text` for `--ocr-text`: what turns a boolean off over a config file's true. */
+export function negatedFlag(flag: string): string {
+  return flag.replace(/^--/, '--no-');
+}
+
 function readConfig(file: string): Record<string, unknown> {
   let text: string;
   try {

@@ -17,6 +17,7 @@ import {
   DEFAULT_METRICS_JOB,
   DEFAULT_OUT,
   DEFAULT_TASKS,
+  negatedFlag,
   resolveRunSettings,
   taskOptionFlag,
   type RunSettings,
@@ -58,21 +59,28 @@ export function runCommand(): Command {
     .option('--shard <i/n>', 'process only shard I of N (1-based); shards are stable across machines')
     .option('--shard-count <n>', `process shard (${SHARD_INDEX_VARIABLES.join(' or ')}) + 1 of N`)
     .option('--retry-failed', 'run again the jobs that failed before')
+    // Each --no- form after its option: commander then sets neither a default, so without both a
+    // config file's value counts, and a flag beats it either way.
+    .option('--no-retry-failed', "leave failed jobs failed (over a config file's retryFailed)")
     .option('--force', 'redo every job, even those already done')
+    .option('--no-force', "redo only what is missing (over a config file's force)")
     .option('--max-attempts <n>', 'attempts for a job that times out or crashes its worker, and deaths of the whole process while it runs alone before it fails E_PROCESS_DIED (default: 3)')
     .option('--timeout <task=seconds,...>', `per-job time limit per task; repeatable (default: each task's own); a worker's first job of a task has ${DEFAULT_LOAD_TIMEOUT_SECONDS} s more, to load it`, joinLists)
     .option('--max-pixels <n>', `refuse images with more pixels (width x height), before decoding (default: ${DEFAULT_MAX_PIXELS})`)
     .option('--follow-symlinks', 'follow symbolic links while scanning (default: skip them)')
+    .option('--no-follow-symlinks', "skip symbolic links (over a config file's followSymlinks)")
     .option('--fail-on <tasks>', 'exit 3 when one of these tasks flags an image (nsfw): a gate for CI; repeatable', joinLists)
     .option('--json', 'JSON-lines events on stdout instead of progress and summary')
+    .option('--no-json', "progress and summary, not events (over a config file's json)")
     .option('-q, --quiet', 'no progress and no summary; the exit code tells')
+    .option('--no-quiet', "progress and summary (over a config file's quiet)")
     .option('--metrics-file <file>', 'Prometheus metrics, rewritten atomically every few seconds and at the end (name it *.prom for node_exporter)')
     .option('--pushgateway <url>', 'push the same metrics to this Prometheus Pushgateway, grouped by job and shard')
     .option('--metrics-job <name>', `the Pushgateway's job label (default: ${DEFAULT_METRICS_JOB})`)
     .option('--metrics-interval <seconds>', `how often metrics are written and pushed (default: ${DEFAULT_METRICS_INTERVAL_SECONDS})`)
     .option('--log-format <format>', 'text (progress and warnings for people) or json (one object per line, no progress bars) (default: text)')
     .option('--log-file <file>', 'append the log here instead of stderr')
-    .option('--config <file>', 'JSON file with any of these options (camelCase keys; paths relative to the current folder, as flags); flags win')
+    .option('--config <file>', "JSON file with any of these options (camelCase keys; paths relative to the current folder, as flags); flags win (a --no- flag over a config's true)")
     .addOption(modelCardOption());
   for (const task of allTasks()) {
     for (const [name, spec] of Object.entries(task.options)) {
@@ -81,6 +89,8 @@ export function runCommand(): Command {
       const fallback = spec.type === 'string' && spec.required ? ' (required)' : spec.default === '' ? '' : ` (default: ${String(spec.default)})`;
       const option = new Option(`${taskOptionFlag(task, name)} <value>`, `${task.name}: ${spec.description}${choices}${fallback}`);
       command.addOption(option);
+      // As the run's own booleans: the --no- form after the option, for a config file's true.
+      if (spec.type === 'boolean') command.addOption(new Option(negatedFlag(taskOptionFlag(task, name)), `${task.name}: not ${taskOptionFlag(task, name)} (over a config file's true)`));
     }
   }
   command.addHelpText(
