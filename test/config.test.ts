@@ -155,3 +155,46 @@ describe('a boolean a config file turns on, turned off by its --no- flag', () =>
     for (const flag of ['--no-retry-failed', '--no-force', '--no-follow-symlinks', '--no-json', '--no-quiet', '--no-ocr-text']) expect(help).toContain(`  ${flag} `);
   });
 });
+
+describe('a config file with options of tasks not in the run', () => {
+  const shared = { tasks: 'meta', ocrLang: 'eng', ocrText: true, preprocessQuality: 80 };
+  const warning = "--config c.json: ocrLang, ocrText, preprocessQuality ignored: tasks 'ocr', 'preprocess' are not part of this run (tasks: meta)";
+
+  it('runs, with one warning naming the keys: one config serves runs of different tasks', async () => {
+    const work = scratch();
+    writeFileSync(path.join(work, 'c.json'), JSON.stringify(shared));
+    const args = ['run', photos, '--db', 'l.db', '--out', 'out', '--config', 'c.json'];
+    const text = await cli([...args, '--quiet'], { cwd: work, env: noIndex });
+    expect([text.code, text.stderr]).toEqual([0, `imgpipe: warning: ${warning}\n`]);
+    // As every warning: an event with --json, a log line with --log-format json.
+    const json = await cli([...args, '--json'], { cwd: work, env: noIndex });
+    expect([json.code, json.stderr]).toEqual([0, '']);
+    expect(events(json.stdout).filter((event) => event.event === 'warning').map((event) => event.message)).toEqual([warning]);
+    const log = await cli([...args, '--log-format', 'json'], { cwd: work, env: noIndex });
+    expect(log.code, log.stderr).toBe(0);
+    expect(events(log.stderr).filter((line) => line.event === 'warning').map((line) => line.message)).toEqual([warning]);
+    // A task the run has: its options apply and nothing is said.
+    writeFileSync(path.join(work, 'c.json'), JSON.stringify({ ...shared, tasks: 'meta,preprocess,ocr' }));
+    const all = await cli([...args, '--quiet', '--ocr-rotate', 'off'], { cwd: work, env: noIndex });
+    expect([all.code, all.stderr]).toEqual([0, '']);
+  });
+
+  it('their values are still checked, and a typo in a key or a task is still an error; so is a flag for such a task', async () => {
+    const work = scratch();
+    const config = path.join(work, 'c.json');
+    const cases: [object, string[], string][] = [
+      [{ ...shared, preprocessQuality: 200 }, [], '--config preprocessQuality: expected an integer from 1 to 100, got 200'],
+      [{ ...shared, ocrText: 'maybe' }, [], '--config ocrText: expected true or false, got "maybe"'],
+      [{ ...shared, preprocessQualty: 80 }, [], "--config: unknown key 'preprocessQualty'"],
+      [{ ...shared, tasks: 'meta,ocrr' }, [], "unknown task 'ocrr'"],
+      [shared, ['--preprocess-quality', '80'], "--preprocess-quality is an option of task 'preprocess', which is not part of this run"],
+      [shared, ['--no-ocr-text'], "--no-ocr-text is an option of task 'ocr', which is not part of this run"],
+    ];
+    for (const [content, flags, message] of cases) {
+      writeFileSync(config, JSON.stringify(content));
+      const result = await cli(['run', photos, '--db', path.join(work, 'l.db'), '--config', config, ...flags], { env: noIndex });
+      expect([result.code, result.stderr], JSON.stringify([content, flags])).toEqual([2, expect.stringContaining(`imgpipe: error: ${message}`)]);
+    }
+    expect(existsSync(path.join(work, 'l.db'))).toBe(false);
+  });
+});

@@ -80,7 +80,7 @@ export function runCommand(): Command {
     .option('--metrics-interval <seconds>', `how often metrics are written and pushed (default: ${DEFAULT_METRICS_INTERVAL_SECONDS})`)
     .option('--log-format <format>', 'text (progress and warnings for people) or json (one object per line, no progress bars) (default: text)')
     .option('--log-file <file>', 'append the log here instead of stderr')
-    .option('--config <file>', "JSON file with any of these options (camelCase keys; paths relative to the current folder, as flags); flags win (a --no- flag over a config's true)")
+    .option('--config <file>', "JSON file with any of these options (camelCase keys; paths relative to the current folder, as flags); flags win (a --no- flag over a config's true); options of a task not in the run are ignored, with a warning")
     .addOption(modelCardOption());
   for (const task of allTasks()) {
     for (const [name, spec] of Object.entries(task.options)) {
@@ -221,6 +221,8 @@ async function execute({ settings, specs, ledger, runId, started, orphans, telem
     observer.warning(`${signal}: stopping; jobs in flight get ${GRACE_MS / 1000} s, the rest stay pending (again to quit at once)`);
     scheduler.stop();
   });
+  // Options of a shared config file that this run's tasks do not use (see resolveRunSettings).
+  for (const message of settings.warnings) observer.warning(message);
   // An array job's copies that were not told to shard each do all the work, and their ledgers overlap.
   const indexVariable = settings.shard ? undefined : SHARD_INDEX_VARIABLES.find((name) => (process.env[name] ?? '') !== '');
   if (indexVariable) {
