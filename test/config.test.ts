@@ -1,8 +1,8 @@
-/** How `run` settings come together: repeated list flags, a config file, and which one names a problem. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+/** How `run` settings come together: repeated list flags, a config file, --no- flags, and which one names a problem. */
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, FIXTURES, scratch } from './helpers.js';
+import { cli, events, FIXTURES, scratch, summaryOf } from './helpers.js';
 import { parsePrometheus, valueOf } from './prometheus.js';
 
 const photos = path.join(FIXTURES, 'colours');
@@ -67,6 +67,134 @@ describe('a config file', () => {
     writeFileSync(config, '{"tasks": "meta", "maxAttempts": 0, "max-attempts": 2}');
     const result = await cli(['run', photos, '--db', path.join(work, 'l.db'), '--config', config], { env: noIndex });
     expect([result.code, result.stderr]).toEqual([2, `imgpipe: error: --config: 'maxAttempts' and 'max-attempts' are one option (maxAttempts); keep one\n`]);
+    expect(existsSync(path.join(work, 'l.db'))).toBe(false);
+  });
+});
+
+describe('--tasks given twice', () => {
+  it('both lists run, in order, each task once: a wrapper script adding --tasks does not drop the user\'s', async () => {
+    const work = scratch();
+    const args = ['run', photos, '--db', path.join(work, 'l.db'), '--out', path.join(work, 'out'), '--json'];
+    const result = await cli([...args, '--tasks', 'preprocess', '-t', 'meta,preprocess'], { env: noIndex });
+    expect(result.code, result.stderr).toBe(0);
+    expect(events(result.stdout).find((event) => event.event === 'run-start')!.tasks).toEqual(['preprocess', 'meta']);
+    expect(summaryOf(result.stdout).jobs.done).toBe(4);
+    // A bad name in the first list is still caught, not dropped for the second.
+    const typo = await cli([...args, '--tasks', 'meat', '--tasks', 'meta'], { env: noIndex });
+    expect([typo.code, typo.stderr]).toEqual([2, expect.stringMatching(/unknown task 'meat'/)]);
+  });
+});
+
+describe('a boolean a config file turns on, turned off by its --no- flag', () => {
+  it('--no-quiet and --no-json: the text summary is back', async () => {
+    const work = scratch();
+    const config = path.join(work, 'c.json');
+    const args = ['run', photos, '--db', path.join(work, 'l.db'), '--out', path.join(work, 'out'), '--config', config];
+    writeFileSync(config, JSON.stringify({ quiet: true }));
+    expect((await cli(args, { env: noIndex })).stdout).toBe('');
+    const loud = await cli([...args, '--no-quiet'], { env: noIndex });
+    expect(loud.code, loud.stderr).toBe(0);
+    expect(loud.stdout).toMatch(/Nothing to do: all 2 jobs were already settled/);
+    writeFileSync(config, JSON.stringify({ json: true }));
+    const text = await cli([...args, '--no-json'], { env: noIndex });
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^imgpipe: run \d+ completed in .*\nNothing to do: all 2 jobs/s);
+  });
+
+  it('--no-force keeps done jobs done; --no-retry-failed keeps failed jobs failed', async () => {
+    const work = scratch();
+    const config = path.join(work, 'c.json');
+    const args = ['run', path.join(FIXTURES, 'broken'), '--db', path.join(work, 'l.db'), '--out', path.join(work, 'out'), '--json', '--config', config];
+    writeFileSync(config, '{}');
+    const first = summaryOf((await cli(args, { env: noIndex })).stdout).jobs;
+    expect(first.done).toBeGreaterThan(0);
+    expect(first.failed).toBeGreaterThan(0);
+    writeFileSync(config, JSON.stringify({ force: true, retryFailed: true }));
+    const again = await cli([...args, '--no-force', '--no-retry-failed'], { env: noIndex });
+    expect(summaryOf(again.stdout).jobs).toMatchObject({ done: 0, failed: 0, alreadyDone: first.done, alreadyFailed: first.failed });
+  });
+
+  it('--no-follow-symlinks skips links again', async () => {
+    const work = scratch();
+    const input = path.join(work, 'in');
+    mkdirSync(input);
+    symlinkSync(path.join(photos, 'red.png'), path.join(input, 'red.png'));
+    const config = path.join(work, 'c.json');
+    writeFileSync(config, JSON.stringify({ followSymlinks: true }));
+    const args = ['run', input, '--db', path.join(work, 'l.db'), '--out', path.join(work, 'out'), '--json', '--config', config];
+    expect(summaryOf((await cli([...args, '--no-follow-symlinks'], { env: noIndex })).stdout).images.scanned).toBe(0);
+    expect(summaryOf((await cli(args, { env: noIndex })).stdout).images.scanned).toBe(1);
+  });
+
+  it('--no-ocr-text: no text file, as a task option that is a boolean', async () => {
+    const work = scratch();
+    const config = path.join(work, 'c.json');
+    writeFileSync(config, JSON.stringify({ tasks: 'ocr', ocrText: true, ocrRotate: 'off' }));
+    const out = path.join(work, 'out');
+    const result = await cli(['run', path.join(photos, 'red.png'), '--db', path.join(work, 'l.db'), '--out', out, '--quiet', '--config', config, '--no-ocr-text'], { env: noIndex });
+    expect(result.code, result.stderr).toBe(0);
+    expect(existsSync(path.join(out, 'ocr')) ? readdirSync(path.join(out, 'ocr')) : []).toEqual([]);
+    // Without it the config's true holds (other options: the job is redone), and the file is written.
+    const configured = await cli(['run', path.join(photos, 'red.png'), '--db', path.join(work, 'l.db'), '--out', out, '--quiet', '--config', config], { env: noIndex });
+    expect(configured.code, configured.stderr).toBe(0);
+    expect(readdirSync(path.join(out, 'ocr'))).toEqual(['red.png.txt']);
+  });
+
+  it('without a config, the --no- forms change nothing (every such option is off by default)', async () => {
+    const work = scratch();
+    const result = await cli(
+      ['run', photos, '--db', path.join(work, 'l.db'), '--out', path.join(work, 'out'), '--no-quiet', '--no-json', '--no-force', '--no-retry-failed', '--no-follow-symlinks'],
+      { env: noIndex },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^imgpipe: run 1 completed .*\n {2}meta +2 +0 .*\n2 jobs in /s);
+  });
+
+  it('--help lists each --no- form', async () => {
+    const help = (await cli(['run', '--help'])).stdout;
+    for (const flag of ['--no-retry-failed', '--no-force', '--no-follow-symlinks', '--no-json', '--no-quiet', '--no-ocr-text']) expect(help).toContain(`  ${flag} `);
+  });
+});
+
+describe('a config file with options of tasks not in the run', () => {
+  const shared = { tasks: 'meta', ocrLang: 'eng', ocrText: true, preprocessQuality: 80 };
+  const warning = "--config c.json: ocrLang, ocrText, preprocessQuality ignored: tasks 'ocr', 'preprocess' are not part of this run (tasks: meta)";
+
+  it('runs, with one warning naming the keys: one config serves runs of different tasks', async () => {
+    const work = scratch();
+    writeFileSync(path.join(work, 'c.json'), JSON.stringify(shared));
+    const args = ['run', photos, '--db', 'l.db', '--out', 'out', '--config', 'c.json'];
+    const text = await cli([...args, '--quiet'], { cwd: work, env: noIndex });
+    expect([text.code, text.stderr]).toEqual([0, `imgpipe: warning: ${warning}\n`]);
+    // As every warning: an event with --json, a log line with --log-format json.
+    const json = await cli([...args, '--json'], { cwd: work, env: noIndex });
+    expect([json.code, json.stderr]).toEqual([0, '']);
+    expect(events(json.stdout).filter((event) => event.event === 'warning').map((event) => event.message)).toEqual([warning]);
+    const log = await cli([...args, '--log-format', 'json'], { cwd: work, env: noIndex });
+    expect(log.code, log.stderr).toBe(0);
+    expect(events(log.stderr).filter((line) => line.event === 'warning').map((line) => line.message)).toEqual([warning]);
+    // A task the run has: its options apply and nothing is said.
+    writeFileSync(path.join(work, 'c.json'), JSON.stringify({ ...shared, tasks: 'meta,preprocess,ocr' }));
+    const all = await cli([...args, '--quiet', '--ocr-rotate', 'off'], { cwd: work, env: noIndex });
+    expect([all.code, all.stderr]).toEqual([0, '']);
+  });
+
+  it('their values are still checked, and a typo in a key or a task is still an error; so is a flag for such a task', async () => {
+    const work = scratch();
+    const config = path.join(work, 'c.json');
+    const cases: [object, string[], string][] = [
+      [{ ...shared, preprocessQuality: 200 }, [], '--config preprocessQuality: expected an integer from 1 to 100, got 200'],
+      [{ ...shared, ocrText: 'maybe' }, [], '--config ocrText: expected true or false, got "maybe"'],
+      [{ ...shared, preprocessQualty: 80 }, [], "--config: unknown key 'preprocessQualty'"],
+      [{ ...shared, tasks: 'meta,ocrr' }, [], "unknown task 'ocrr'"],
+      [shared, ['--preprocess-quality', '80'], "--preprocess-quality is an option of task 'preprocess', which is not part of this run"],
+      [shared, ['--no-ocr-text'], "--no-ocr-text is an option of task 'ocr', which is not part of this run"],
+    ];
+    for (const [content, flags, message] of cases) {
+      writeFileSync(config, JSON.stringify(content));
+      const result = await cli(['run', photos, '--db', path.join(work, 'l.db'), '--config', config, ...flags], { env: noIndex });
+      expect([result.code, result.stderr], JSON.stringify([content, flags])).toEqual([2, expect.stringContaining(`imgpipe: error: ${message}`)]);
+    }
     expect(existsSync(path.join(work, 'l.db'))).toBe(false);
   });
 });

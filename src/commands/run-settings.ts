@@ -39,6 +39,8 @@ export interface RunSettings extends TelemetrySettings {
   maxPixels: number;
   /** Tasks whose flagged results make the run exit 3. */
   failOn: string[];
+  /** Said as the run starts, as its other warnings are: what of the config file it leaves aside. */
+  warnings: string[];
 }
 
 /** Options of `run` other than per-task ones, by their camelCase name (as in a config file). */
@@ -54,6 +56,11 @@ export function camelCase(kebab: string): string {
 
 export function taskOptionFlag(task: TaskMeta, option: string): string {
   return `--${task.name}-${option}`;
+}
+
+/** `--no-ocr-text` for `--ocr-text`: what turns a boolean off over a config file's true. */
+export function negatedFlag(flag: string): string {
+  return flag.replace(/^--/, '--no-');
 }
 
 function readConfig(file: string): Record<string, unknown> {
@@ -201,10 +208,29 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
       timeoutMs: (timeouts.get(meta.name) ?? meta.timeoutSeconds) * 1000,
     };
   });
-  for (const [key, [task]] of optionKeys) {
-    if (pick(key) !== undefined && !names.has(task.name)) {
-      throw new UsageError(`${where(key, `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)} is an option of task '${task.name}', which is not part of this run`);
-    }
+  // One config file serves runs of different tasks: its options of a task this run leaves out are
+  // ignored, said in a warning, but still checked (a typo or a bad value is caught by any run). On
+  // the command line such an option is more likely a slip (a task forgotten in --tasks): an error.
+  for (const [key, [task, option]] of optionKeys) {
+    if (flags[key] === undefined || names.has(task.name)) continue;
+    // false is only ever --no-X: a value given to the flag arrives as a string.
+    const flag = flags[key] === false ? negatedFlag(taskOptionFlag(task, option)) : taskOptionFlag(task, option);
+    throw new UsageError(`${flag} is an option of task '${task.name}', which is not part of this run`);
+  }
+  const ignored: string[] = [];
+  const ignoredTasks = new Set<string>();
+  for (const key of Object.keys(config)) {
+    const [task, option] = optionKeys.get(key) ?? [];
+    if (!task || !option || names.has(task.name)) continue;
+    parseOption(`--config ${key}`, task.options[option]!, config[key]);
+    ignored.push(key);
+    ignoredTasks.add(task.name);
+  }
+  const warnings: string[] = [];
+  if (ignored.length > 0) {
+    const which = [...ignoredTasks].map((name) => `'${name}'`).join(', ');
+    const tasksAre = ignoredTasks.size === 1 ? `task ${which} is` : `tasks ${which} are`;
+    warnings.push(`--config ${String(flags.config)}: ${ignored.join(', ')} ignored: ${tasksAre} not part of this run (tasks: ${[...names].join(', ')})`);
   }
   // After the options: they choose some models (a detector, languages), and only those load.
   checkModels(tasks);
@@ -237,6 +263,7 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
     followSymlinks: flag('followSymlinks', '--follow-symlinks'),
     maxPixels: pick('maxPixels') !== undefined ? parseInteger(where('maxPixels', '--max-pixels'), pick('maxPixels'), 1) : DEFAULT_MAX_PIXELS,
     failOn,
+    warnings,
     metricsFile,
     pushgateway,
     metricsJob,

@@ -17,6 +17,7 @@ import {
   DEFAULT_METRICS_JOB,
   DEFAULT_OUT,
   DEFAULT_TASKS,
+  negatedFlag,
   resolveRunSettings,
   taskOptionFlag,
   type RunSettings,
@@ -29,8 +30,8 @@ const GRACE_MS = 5_000;
 
 /**
  * A list flag given again adds to the list (`-c ocr=2 -c nsfw=1`, or a wrapper script appending
- * its own), as one list would; commander alone would keep only the last, and so drop a gate
- * (`--fail-on`) or a limit unseen.
+ * its own), as one list would; commander alone would keep only the last, and so drop a task
+ * (`--tasks`), a gate (`--fail-on`) or a limit unseen.
  */
 function joinLists(value: string, previous: string | undefined): string {
   return previous === undefined ? value : `${previous},${value}`;
@@ -50,7 +51,7 @@ export function runCommand(): Command {
         "column and optional 'id'; paths relative to the manifest) and - for paths on stdin.",
     )
     .argument('[inputs...]', 'directories, files, globs, manifests, or - for stdin')
-    .option('-t, --tasks <list>', `comma-separated tasks (default: ${DEFAULT_TASKS.join(',')}; see imgpipe tasks)`)
+    .option('-t, --tasks <list>', `comma-separated tasks; repeatable (default: ${DEFAULT_TASKS.join(',')}; see imgpipe tasks)`, joinLists)
     .option('--db <file>', `the ledger (default: ${DEFAULT_DB})`)
     .option('-o, --out <dir>', `where artefacts are written, as DIR/<task>/<key>; an input folder may be neither DIR nor inside DIR/<task> of a task of the run (default: ${DEFAULT_OUT})`)
     .option('-c, --concurrency <task=N,...>', 'worker threads per task pool; repeatable (default: each task\'s own, within --threads)', joinLists)
@@ -58,21 +59,28 @@ export function runCommand(): Command {
     .option('--shard <i/n>', 'process only shard I of N (1-based); shards are stable across machines')
     .option('--shard-count <n>', `process shard (${SHARD_INDEX_VARIABLES.join(' or ')}) + 1 of N`)
     .option('--retry-failed', 'run again the jobs that failed before')
+    // Each --no- form after its option: commander then sets neither a default, so without both a
+    // config file's value counts, and a flag beats it either way.
+    .option('--no-retry-failed', "leave failed jobs failed (over a config file's retryFailed)")
     .option('--force', 'redo every job, even those already done')
+    .option('--no-force', "redo only what is missing (over a config file's force)")
     .option('--max-attempts <n>', 'attempts for a job that times out or crashes its worker, and deaths of the whole process while it runs alone before it fails E_PROCESS_DIED (default: 3)')
     .option('--timeout <task=seconds,...>', `per-job time limit per task; repeatable (default: each task's own); a worker's first job of a task has ${DEFAULT_LOAD_TIMEOUT_SECONDS} s more, to load it`, joinLists)
     .option('--max-pixels <n>', `refuse images with more pixels (width x height), before decoding (default: ${DEFAULT_MAX_PIXELS})`)
     .option('--follow-symlinks', 'follow symbolic links while scanning (default: skip them)')
+    .option('--no-follow-symlinks', "skip symbolic links (over a config file's followSymlinks)")
     .option('--fail-on <tasks>', 'exit 3 when one of these tasks flags an image (nsfw): a gate for CI; repeatable', joinLists)
     .option('--json', 'JSON-lines events on stdout instead of progress and summary')
+    .option('--no-json', "progress and summary, not events (over a config file's json)")
     .option('-q, --quiet', 'no progress and no summary; the exit code tells')
+    .option('--no-quiet', "progress and summary (over a config file's quiet)")
     .option('--metrics-file <file>', 'Prometheus metrics, rewritten atomically every few seconds and at the end (name it *.prom for node_exporter)')
     .option('--pushgateway <url>', 'push the same metrics to this Prometheus Pushgateway, grouped by job and shard')
     .option('--metrics-job <name>', `the Pushgateway's job label (default: ${DEFAULT_METRICS_JOB})`)
     .option('--metrics-interval <seconds>', `how often metrics are written and pushed (default: ${DEFAULT_METRICS_INTERVAL_SECONDS})`)
     .option('--log-format <format>', 'text (progress and warnings for people) or json (one object per line, no progress bars) (default: text)')
     .option('--log-file <file>', 'append the log here instead of stderr')
-    .option('--config <file>', 'JSON file with any of these options (camelCase keys; paths relative to the current folder, as flags); flags win')
+    .option('--config <file>', "JSON file with any of these options (camelCase keys; paths relative to the current folder, as flags); flags win (a --no- flag over a config's true); options of a task not in the run are ignored, with a warning")
     .addOption(modelCardOption());
   for (const task of allTasks()) {
     for (const [name, spec] of Object.entries(task.options)) {
@@ -81,6 +89,8 @@ export function runCommand(): Command {
       const fallback = spec.type === 'string' && spec.required ? ' (required)' : spec.default === '' ? '' : ` (default: ${String(spec.default)})`;
       const option = new Option(`${taskOptionFlag(task, name)} <value>`, `${task.name}: ${spec.description}${choices}${fallback}`);
       command.addOption(option);
+      // As the run's own booleans: the --no- form after the option, for a config file's true.
+      if (spec.type === 'boolean') command.addOption(new Option(negatedFlag(taskOptionFlag(task, name)), `${task.name}: not ${taskOptionFlag(task, name)} (over a config file's true)`));
     }
   }
   command.addHelpText(
@@ -211,6 +221,8 @@ async function execute({ settings, specs, ledger, runId, started, orphans, telem
     observer.warning(`${signal}: stopping; jobs in flight get ${GRACE_MS / 1000} s, the rest stay pending (again to quit at once)`);
     scheduler.stop();
   });
+  // Options of a shared config file that this run's tasks do not use (see resolveRunSettings).
+  for (const message of settings.warnings) observer.warning(message);
   // An array job's copies that were not told to shard each do all the work, and their ledgers overlap.
   const indexVariable = settings.shard ? undefined : SHARD_INDEX_VARIABLES.find((name) => (process.env[name] ?? '') !== '');
   if (indexVariable) {
