@@ -40,25 +40,45 @@ describe('--fail-on given twice', () => {
 });
 
 describe('a config file', () => {
-  it('a task its lists name that is not in the run: the error names the config key, not a flag that was not given', async () => {
+  it('a task its lists name that does not exist: the error names the config key, not a flag that was not given', async () => {
     const work = scratch();
     const config = path.join(work, 'c.json');
     const cases: [object, string][] = [
-      [{ tasks: 'meta', concurrency: { preprocess: 2 } }, "--config concurrency: task 'preprocess' is not part of this run (tasks: meta)"],
-      [{ tasks: 'meta', timeout: 'preprocess=5' }, "--config timeout: task 'preprocess' is not part of this run (tasks: meta)"],
-      [{ tasks: 'meta', failOn: 'nsfw' }, "--config failOn: task 'nsfw' is not part of this run (tasks: meta)"],
+      [{ tasks: 'meta', concurrency: { preprocesss: 2 } }, "--config concurrency: unknown task 'preprocesss' (see imgpipe tasks)"],
+      [{ tasks: 'meta', timeout: 'prepocess=5' }, "--config timeout: unknown task 'prepocess' (see imgpipe tasks)"],
+      [{ tasks: 'meta', failOn: 'nsf' }, "--config failOn: unknown task 'nsf' (see imgpipe tasks)"],
       [{ tasks: 'meta', failOn: ['meta'] }, "--config failOn: task 'meta' does not flag images (tasks that do: nsfw)"],
+      // Not in the run, but still no gate: a mistake whatever the run.
+      [{ tasks: 'meta', failOn: ['ocr'] }, "--config failOn: task 'ocr' does not flag images (tasks that do: nsfw)"],
+      [{ tasks: 'meta', concurrency: { preprocess: 0 } }, '--config concurrency (preprocess): expected an integer from 1 to 256, got 0'],
     ];
     for (const [content, message] of cases) {
       writeFileSync(config, JSON.stringify(content));
       const result = await cli(['run', photos, '--db', path.join(work, 'l.db'), '--config', config], { env: noIndex });
       expect([result.code, result.stderr], JSON.stringify(content)).toEqual([2, `imgpipe: error: ${message}\n`]);
     }
-    // Given as flags, the flags are named.
+    // Given as flags, the flags are named, and a task not in the run is an error (a task forgotten in --tasks).
     writeFileSync(config, JSON.stringify({ tasks: 'meta', concurrency: { meta: 1 } }));
-    const flag = await cli(['run', photos, '--db', path.join(work, 'l.db'), '--config', config, '--concurrency', 'ocr=1'], { env: noIndex });
-    expect([flag.code, flag.stderr]).toEqual([2, "imgpipe: error: --concurrency: task 'ocr' is not part of this run (tasks: meta)\n"]);
+    for (const [flags, message] of [
+      [['--concurrency', 'ocr=1'], "--concurrency: task 'ocr' is not part of this run (tasks: meta)"],
+      [['--timeout', 'ocr=9'], "--timeout: task 'ocr' is not part of this run (tasks: meta)"],
+      [['--fail-on', 'nsfw'], "--fail-on: task 'nsfw' is not part of this run (tasks: meta)"],
+      [['--fail-on', 'nsf'], "--fail-on: unknown task 'nsf' (see imgpipe tasks)"],
+    ] as const) {
+      const flag = await cli(['run', photos, '--db', path.join(work, 'l.db'), '--config', config, ...flags], { env: noIndex });
+      expect([flag.code, flag.stderr], flags.join(' ')).toEqual([2, `imgpipe: error: ${message}\n`]);
+    }
     expect(existsSync(path.join(work, 'l.db'))).toBe(false);
+  });
+
+  it("its concurrency, timeout and failOn entries for a known task not in the run are left out, in the same one warning", async () => {
+    const work = scratch();
+    writeFileSync(path.join(work, 'c.json'), JSON.stringify({ tasks: 'meta', concurrency: { meta: 1, ocr: 2 }, timeout: { ocr: 60 }, failOn: 'nsfw', ocrLang: 'eng' }));
+    const result = await cli(['run', photos, '--db', 'l.db', '--out', 'out', '--config', 'c.json', '--quiet'], { cwd: work, env: noIndex });
+    expect([result.code, result.stderr]).toEqual([
+      0,
+      "imgpipe: warning: --config c.json: failOn (nsfw), concurrency (ocr), timeout (ocr), ocrLang ignored: tasks 'nsfw', 'ocr' are not part of this run (tasks: meta)\n",
+    ]);
   });
 
   it('one option spelled two ways (maxAttempts and max-attempts): exit 2 naming both, not one silently dropped', async () => {

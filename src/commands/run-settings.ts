@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { UsageError } from '../errors.js';
 import type { OptionValue, TaskMeta, TaskOptions } from '../tasks/contract.js';
-import { allTasks, checkModels, resolveTasks } from '../tasks/registry.js';
+import { allTasks, checkModels, findTask, resolveTasks } from '../tasks/registry.js';
 import { DEFAULT_MAX_PIXELS } from '../runtime/limits.js';
 import { invalid, parseBoolean, parseChoice, parseHttpUrl, parseInteger, parseKeyValues, parseNumber, parseOption, parsePath, parseWritableFile } from '../validate.js';
 import { LOG_FORMATS, type LogFormat } from '../observe/logs.js';
@@ -136,14 +136,27 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
   if (requested.length === 0) throw new UsageError('--tasks: name at least one task (see imgpipe tasks)');
   const metas = resolveTasks(requested);
   const names = new Set(metas.map((task) => task.name));
-  const failOn = pick('failOn') !== undefined ? parseList(where('failOn', '--fail-on'), pick('failOn')) : [];
-  for (const name of failOn) {
-    const task = metas.find((t) => t.name === name);
-    if (!task) throw new UsageError(`${where('failOn', '--fail-on')}: task '${name}' is not part of this run (tasks: ${[...names].join(', ')})`);
+  // What a shared config file names of tasks that this run leaves out: ignored, and said once.
+  const ignored: string[] = [];
+  const ignoredTasks = new Set<string>();
+  const ignoreFromConfig = (key: string, name: string, entry: string): boolean => {
+    if (flags[key] !== undefined || names.has(name) || !findTask(name)) return false;
+    ignored.push(entry);
+    ignoredTasks.add(name);
+    return true;
+  };
+  const notInRun = (where: string, name: string): UsageError =>
+    new UsageError(findTask(name) ? `${where}: task '${name}' is not part of this run (tasks: ${[...names].join(', ')})` : `${where}: unknown task '${name}' (see imgpipe tasks)`);
+  const failOn: string[] = [];
+  for (const name of pick('failOn') !== undefined ? parseList(where('failOn', '--fail-on'), pick('failOn')) : []) {
+    const task = metas.find((t) => t.name === name) ?? (flags.failOn === undefined ? findTask(name) : undefined);
+    if (!task) throw notInRun(where('failOn', '--fail-on'), name);
     if (!task.flags) {
       const flagging = allTasks().filter((t) => t.flags).map((t) => t.name);
       throw new UsageError(`${where('failOn', '--fail-on')}: task '${name}' does not flag images (tasks that do: ${flagging.join(', ')})`);
     }
+    // A gate on a task that does not run has nothing to flag: left out, not an error, for a shared config.
+    if (!ignoreFromConfig('failOn', name, `failOn (${name})`)) failOn.push(name);
   }
 
   const threads = pick('threads') !== undefined ? parseInteger(where('threads', '--threads'), pick('threads'), 1, 1024) : os.availableParallelism();
@@ -151,8 +164,9 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
   const concurrency = pick('concurrency') !== undefined ? parseKeyValues(where('concurrency', '--concurrency'), pick('concurrency'), (w, v) => parseInteger(w, v, 1, 256)) : new Map<string, number>();
   const timeouts = pick('timeout') !== undefined ? parseKeyValues(where('timeout', '--timeout'), pick('timeout'), (w, v) => parseNumber(w, v, 0.1, 86_400)) : new Map<string, number>();
   for (const [key, map] of [['concurrency', concurrency], ['timeout', timeouts]] as const) {
-    for (const name of map.keys()) {
-      if (!names.has(name)) throw new UsageError(`${where(key, `--${key}`)}: task '${name}' is not part of this run (tasks: ${[...names].join(', ')})`);
+    for (const name of [...map.keys()]) {
+      if (ignoreFromConfig(key, name, `${key} (${name})`)) map.delete(name);
+      else if (!names.has(name)) throw notInRun(where(key, `--${key}`), name);
     }
   }
 
@@ -217,8 +231,6 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
     const flag = flags[key] === false ? negatedFlag(taskOptionFlag(task, option)) : taskOptionFlag(task, option);
     throw new UsageError(`${flag} is an option of task '${task.name}', which is not part of this run`);
   }
-  const ignored: string[] = [];
-  const ignoredTasks = new Set<string>();
   for (const key of Object.keys(config)) {
     const [task, option] = optionKeys.get(key) ?? [];
     if (!task || !option || names.has(task.name)) continue;
