@@ -4,7 +4,7 @@
  * that are read-only, damaged or from a newer imgpipe.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -612,5 +612,56 @@ describe('ledgers that cannot be used', () => {
     } finally {
       restore();
     }
+  });
+
+  it.skipIf(!ROOT_USER)('a shared ledger another user read: run and merge exit 2 naming the -wal and -shm that user left, their owner, and what to do (needs root, for two users)', async () => {
+    const work = scratch();
+    // A folder both users write, as a shared ledger's is; the owner has no name in /etc/passwd.
+    chmodSync(work, 0o777);
+    const owner = { uid: 12345, gid: 12345 };
+    const reader = { uid: 65534, gid: 65534 };
+    const db = path.join(work, 'l.db');
+    const run = () => cli(['run', photos, '--tasks', 'meta', '--db', db, '--out', path.join(work, 'out'), '--quiet'], owner);
+    expect((await run()).code).toBe(0);
+    // The reader's status leaves the two files behind, its own: a reader cannot remove them.
+    expect((await cli(['status', '--db', db], reader)).code).toBe(0);
+    for (const suffix of ['-wal', '-shm']) expect(statSync(`${db}${suffix}`).uid, suffix).toBe(reader.uid);
+    const bytes = readFileSync(db);
+
+    // Their mode is the reader's umask's; the name, where /etc/passwd has one.
+    const named = /ledger .*l\.db cannot be used by this user \(uid 12345\): SQLite must write .*l\.db-wal \(owner (nobody, )?uid 65534; mode 0[0-7]{3}\) and .*l\.db-shm \(owner (nobody, )?uid 65534; mode 0[0-7]{3}\) beside it/;
+    const remove = /when no imgpipe \(or other SQLite program\) has the ledger open, remove them/;
+    const source = path.join(work, 'source.db');
+    expect((await cli(['run', photos, '--tasks', 'meta', '--db', source, '--out', path.join(work, 'out'), '--quiet'], owner)).code).toBe(0);
+    for (const result of [await run(), await cli(['merge', db, source], owner)]) {
+      expectUsageError(result, named);
+      expectUsageError(result, remove);
+    }
+    expect(readFileSync(db).equals(bytes)).toBe(true);
+    // The advice works: with the reader's files gone, the owner's run goes on.
+    for (const suffix of ['-wal', '-shm']) rmSync(`${db}${suffix}`);
+    const resumed = await run();
+    expect(resumed.code, resumed.stderr).toBe(0);
+
+    // A -wal with changes in it (as a run of the other user's, killed, would leave it) holds what the
+    // ledger does not: never advised away. Copied while a connection holds them, as a kill leaves them.
+    const connection = new Database(db);
+    connection.pragma('wal_autocheckpoint = 0');
+    connection.prepare("UPDATE runs SET cwd = 'elsewhere'").run();
+    const [ledger, wal, shm] = [readFileSync(db), readFileSync(`${db}-wal`), readFileSync(`${db}-shm`)];
+    connection.close();
+    writeFileSync(db, ledger);
+    for (const [suffix, content] of [['-wal', wal], ['-shm', shm]] as const) {
+      writeFileSync(`${db}${suffix}`, content);
+      chownSync(`${db}${suffix}`, reader.uid, reader.gid);
+    }
+    expectUsageError(await run(), new RegExp(`l\\.db-wal is not empty \\(${wal.length} bytes\\) and may hold changes not yet in the ledger, so do not remove it: have their owner or root make them yours \\(chown\\)`));
+    expect(readFileSync(db).equals(ledger)).toBe(true);
+
+    // That advice works too: with the files the owner's, the run goes on, the changes in the -wal kept.
+    for (const suffix of ['-wal', '-shm']) chownSync(`${db}${suffix}`, owner.uid, owner.gid);
+    const again = await run();
+    expect(again.code, again.stderr).toBe(0);
+    expect(query(db, 'SELECT cwd FROM runs ORDER BY id LIMIT 1')).toEqual([{ cwd: 'elsewhere' }]);
   });
 });

@@ -312,6 +312,38 @@ describe('model cards', () => {
     expect([wrong.code, wrong.stderr]).toEqual([2, expect.stringMatching(/labels: 2 labels for a model with 3 classes/)]);
   });
 
+  it('loadTimeoutSeconds becomes the task’s load time (imgpipe tasks shows it; the scheduler’s tests show it used); set alone it redoes no job; out of range it is refused', async () => {
+    const loadTimeout = async (file: string): Promise<number> => {
+      const tasks = await cli(['tasks', '--json', '--model-card', file]);
+      expect(tasks.code, tasks.stderr).toBe(0);
+      return JSON.parse(tasks.stdout).find((t: { name: string }) => t.name === 'slow-load').loadTimeoutSeconds;
+    };
+    const plain = card('slow-load', classifier({ id: 'slow-load' }));
+    expect(await loadTimeout(plain)).toBe(120);
+    const db = path.join(work, 'slow-load.db');
+    const run = async (): Promise<Record<string, number>> => {
+      const result = await cli(['run', images, '--model-card', plain, '--tasks', 'slow-load', '--db', db, '--json']);
+      expect(result.code, result.stderr).toBe(0);
+      return summaryOf(result.stdout).jobs;
+    };
+    expect(await run()).toMatchObject({ done: 3 });
+    // Added as a last field, then as a first one: a time limit changes no result.
+    for (const body of [classifier({ id: 'slow-load', loadTimeoutSeconds: 600 }), { loadTimeoutSeconds: 900.5, ...classifier({ id: 'slow-load' }) }]) {
+      card('slow-load', body);
+      expect(await loadTimeout(plain)).toBe(body.loadTimeoutSeconds);
+      expect(await run()).toMatchObject({ done: 0, alreadyDone: 3 });
+    }
+    // Any other edit still redoes them.
+    card('slow-load', classifier({ id: 'slow-load', loadTimeoutSeconds: 600, description: 'edited' }));
+    expect(await run()).toMatchObject({ done: 3, alreadyDone: 0 });
+
+    for (const bad of [0, -5, '600', 100_000]) {
+      const file = card('bad-load', classifier({ id: 'bad-load', loadTimeoutSeconds: bad }));
+      const result = await cli(['tasks', '--model-card', file]);
+      expect([result.code, result.stderr]).toEqual([2, `imgpipe: error: model card ${file}: loadTimeoutSeconds: expected a number of seconds above 0, at most 86400, got ${JSON.stringify(bad)}\n`]);
+    }
+  });
+
   it('refuses a card with a mistake, naming the field, before any work', async () => {
     const db = path.join(work, 'refused.db');
     const refuse = async (body: Record<string, unknown>, message: RegExp) => {

@@ -157,6 +157,62 @@ describe('sharded runs', () => {
     expect(query(merged, 'SELECT DISTINCT run_id FROM jobs')).toEqual(query(merged, 'SELECT id AS run_id FROM runs'));
   });
 
+  it('carries suspects (jobs running when a process died) across, each once with its most deaths; a job done in any ledger is none', async () => {
+    const work = scratch();
+    const input = path.join(work, 'photos');
+    await makeImages(input, 5, [32, 24]);
+    const a = path.join(work, 'a.db');
+    expect((await cli(['run', input, '--tasks', 'meta', '--db', a, '--quiet'])).code).toBe(0);
+    const b = path.join(work, 'b.db');
+    copyFileSync(a, b);
+    const key = (i: number): string => `batch-00/img-000${i}.jpg`;
+    // As ledgers look after processes died on these jobs (Ledger.recoverOrphans), or while they ran.
+    const edit = (db: string, jobs: [number, string, number | null][]): void => {
+      const connection = new Database(db);
+      for (const [i, state, deaths] of jobs) {
+        const { id } = connection.prepare('SELECT id FROM images WHERE key = ?').get(key(i)) as { id: number };
+        const failed = state === 'failed' ? 'E_PROCESS_DIED' : null;
+        connection.prepare("UPDATE jobs SET state = ?, error_code = ?, result = NULL WHERE image_id = ? AND task = 'meta'").run(state, failed, id);
+        if (deaths !== null) connection.prepare("INSERT INTO suspects (image_id, task, deaths) VALUES (?, 'meta', ?)").run(id, deaths);
+      }
+      connection.close();
+    };
+    // 0: a suspect in both, counted differently. 1: left running in a, done in b. 2: left running
+    // in a, pending in b. 3: a suspect in a, done in b. 4: failed E_PROCESS_DIED (still a suspect) in a.
+    edit(a, [[0, 'pending', 2], [1, 'running', null], [2, 'running', null], [3, 'pending', 1], [4, 'failed', 0]]);
+    edit(b, [[0, 'pending', 1], [2, 'pending', null], [4, 'pending', null]]);
+    const suspects = (db: string) => query(db, 'SELECT i.key, s.task, s.deaths FROM suspects s JOIN images i ON i.id = s.image_id ORDER BY i.key');
+    const expected = [
+      { key: key(0), task: 'meta', deaths: 2 },
+      { key: key(2), task: 'meta', deaths: 0 },
+      { key: key(4), task: 'meta', deaths: 0 },
+    ];
+
+    // Done in a source merged after, or in the target already: either way no suspect.
+    const together = path.join(work, 'together.db');
+    expect((await cli(['merge', together, a, b])).code).toBe(0);
+    expect(suspects(together)).toEqual(expected);
+    const stepwise = path.join(work, 'stepwise.db');
+    expect((await cli(['merge', stepwise, b])).code).toBe(0);
+    expect((await cli(['merge', stepwise, a])).code).toBe(0);
+    expect(suspects(stepwise)).toEqual(expected);
+    // Merging again counts no death twice.
+    expect((await cli(['merge', together, b, a])).code).toBe(0);
+    expect(suspects(together)).toEqual(expected);
+    expect(query(together, "SELECT i.key, j.state FROM jobs j JOIN images i ON i.id = j.image_id WHERE j.state <> 'done' ORDER BY i.key")).toEqual([
+      { key: key(0), state: 'pending' },
+      { key: key(2), state: 'pending' },
+      { key: key(4), state: 'failed' },
+    ]);
+
+    // A resume of the merged ledger runs the two pending suspects (alone: test/resume.test.ts) and clears them once done;
+    // the failed one stays a suspect, so that --retry-failed runs it alone.
+    const resumed = await cli(['run', input, '--tasks', 'meta', '--db', together, '--json']);
+    expect(resumed.code, resumed.stderr).toBe(1);
+    expect(summaryOf(resumed.stdout).jobs).toMatchObject({ done: 2, alreadyDone: 2, alreadyFailed: 1 });
+    expect(suspects(together)).toEqual([{ key: key(4), task: 'meta', deaths: 0 }]);
+  });
+
   it('checks every source before creating the target, and refuses one ledger named twice', async () => {
     const work = scratch();
     const shard = path.join(work, 'shard.db');

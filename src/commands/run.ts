@@ -65,7 +65,7 @@ export function runCommand(): Command {
     .option('--force', 'redo every job, even those already done')
     .option('--no-force', "redo only what is missing (over a config file's force)")
     .option('--max-attempts <n>', 'attempts for a job that times out or crashes its worker, and deaths of the whole process while it runs alone before it fails E_PROCESS_DIED (default: 3)')
-    .option('--timeout <task=seconds,...>', `per-job time limit per task; repeatable (default: each task's own); a worker's first job of a task has ${DEFAULT_LOAD_TIMEOUT_SECONDS} s more, to load it`, joinLists)
+    .option('--timeout <task=seconds,...>', `per-job time limit per task; repeatable (default: each task's own); a worker's first job of a task has ${DEFAULT_LOAD_TIMEOUT_SECONDS} s more, to load it (a model card's loadTimeoutSeconds)`, joinLists)
     .option('--max-pixels <n>', `refuse images with more pixels (width x height), before decoding (default: ${DEFAULT_MAX_PIXELS})`)
     .option('--follow-symlinks', 'follow symbolic links while scanning (default: skip them)')
     .option('--no-follow-symlinks', "skip symbolic links (over a config file's followSymlinks)")

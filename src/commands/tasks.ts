@@ -2,7 +2,7 @@
 import os from 'node:os';
 import { Command } from 'commander';
 import { allTasks } from '../tasks/registry.js';
-import type { TaskMeta } from '../tasks/contract.js';
+import { DEFAULT_LOAD_TIMEOUT_SECONDS, type TaskMeta } from '../tasks/contract.js';
 import { defaultConcurrency, taskOptionFlag } from './run-settings.js';
 import { examples, modelCardOption } from './common.js';
 
@@ -34,6 +34,8 @@ export function tasksCommand(): Command {
         concurrencyRule: concurrencyRule(task),
         threadsPerJob: task.threadsPerJob,
         timeoutSeconds: task.timeoutSeconds,
+        // What a worker's first job has beyond the time limit, to load the task (a model card may set it).
+        loadTimeoutSeconds: task.loadTimeoutSeconds ?? DEFAULT_LOAD_TIMEOUT_SECONDS,
         options: Object.entries(task.options).map(([name, spec]) => ({
           flag: taskOptionFlag(task, name),
           type: spec.type,
@@ -50,7 +52,7 @@ export function tasksCommand(): Command {
       const blocks = tasks.map((task) => {
         const head = `${task.name} (version ${task.version}) - ${task.description}`;
         const uses = task.uses.length ? `; uses ${task.uses.join(', ')} when the run includes it` : '';
-        const facts = `  needs: ${task.needs.length ? task.needs.join(', ') : 'nothing'}${uses}; default concurrency ${task.concurrency} (${task.concurrencyRule}); timeout ${task.timeoutSeconds} s`;
+        const facts = `  needs: ${task.needs.length ? task.needs.join(', ') : 'nothing'}${uses}; default concurrency ${task.concurrency} (${task.concurrencyRule}); timeout ${task.timeoutSeconds} s (a worker's first job ${task.loadTimeoutSeconds} s more, to load)`;
         const fallback = (o: (typeof task.options)[number]): string => ('required' in o ? ' (required)' : o.default === '' ? ' (default: none)' : ` (default: ${String(o.default)})`);
         const options = task.options.map((o) => `  ${o.flag} <${o.type === 'enum' ? o.values!.join('|') : o.type}>  ${o.description}${fallback(o)}`);
         return [head, facts, ...options].join('\n');

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { fileIdentity } from './file-identity.js';
+import { companionProblem } from './ledger-companions.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './ledger-schema.js';
 import type { ImageRef, JobState } from './types.js';
 
@@ -131,6 +132,12 @@ function passAnother(argument: LedgerArgument): string {
 /** Maps SQLite's errors on opening to messages that say what to do. */
 function openError(file: string, error: unknown, argument: LedgerArgument): UsageError {
   const err = error as { code?: string; message?: string };
+  // What SQLite reports as a read-only ledger (or one it cannot open) may be its -wal or -shm, left
+  // by another user: named first, since the ledger itself is then fine.
+  if (err.code?.startsWith('SQLITE_READONLY') || err.code === 'SQLITE_CANTOPEN') {
+    const companions = companionProblem(file);
+    if (companions) return new UsageError(companions);
+  }
   switch (err.code) {
     case 'SQLITE_NOTADB':
       return new UsageError(`${file} is not an imgpipe ledger (not a SQLite database); ${passAnother(argument)}`);

@@ -142,6 +142,11 @@ export async function mergeLedgers(target: Ledger, sources: readonly Ledger[], s
   const findRun = db.prepare('SELECT id, ended_at AS endedAt FROM runs WHERE host = ? AND pid = ? AND started_at = ?');
   // A run merged while it was still going (or left unfinished) gets its end when merged again after it.
   const finishRun = db.prepare('UPDATE runs SET ended_at = ?, status = ?, duration_ms = ?, counts = ? WHERE id = ?');
+  // The most deaths any ledger counted, not their sum: merging the same ledger again counts nothing twice.
+  const upsertSuspect = db.prepare(
+    `INSERT INTO suspects (image_id, task, deaths) SELECT id, ?, ? FROM images WHERE key = ?
+     ON CONFLICT (image_id, task) DO UPDATE SET deaths = max(deaths, excluded.deaths)`,
+  );
 
   // One transaction taken by hand: better-sqlite3's transaction() cannot wait for the events
   // that deliver a signal.
@@ -203,10 +208,28 @@ export async function mergeLedgers(target: Ledger, sources: readonly Ledger[], s
         const state = row.state === 'running' ? 'pending' : row.state;
         upsertJob.run(imageId, row.task, state, row.attempts, row.taskVersion, row.optionsHash, row.inputSize, row.inputMtimeMs, row.inputSha256, row.result, row.artifacts, row.errorCode, row.errorMessage, row.runId === null ? null : runIds.get(row.runId) ?? null, row.startedAt, row.finishedAt, row.durationMs, row.vector);
       }
+      // Suspects (Ledger.recoverOrphans) travel too, or a resume of the merged ledger would run a job
+      // that took a shard's process down beside others, and die again. A job a shard left running
+      // is one as well: the merge makes it pending, as recoverOrphans would, and so a suspect. Its
+      // death is not counted: merge cannot tell a shard that died from one still running.
+      const suspects = source.db.prepare(
+        `SELECT i.key, j.task, coalesce(s.deaths, 0) AS deaths
+         FROM jobs j JOIN images i ON i.id = j.image_id
+         LEFT JOIN suspects s ON s.image_id = j.image_id AND s.task = j.task
+         WHERE j.state <> 'done' AND (s.image_id IS NOT NULL OR j.state = 'running')`,
+      );
+      for (const suspect of suspects.iterate() as Iterable<{ key: string; task: string; deaths: number }>) upsertSuspect.run(suspect.task, suspect.deaths, suspect.key);
       report.sources.push({ file: source.file, images, jobs, runs: runs.length });
       report.images += images;
       report.jobs += jobs;
     }
+    // A done job is no suspect, whichever ledger it was done in (the target, a source before or
+    // after the one that suspected it): it ran to an end. Kept for jobs still pending or failed,
+    // so that --retry-failed runs a job failed E_PROCESS_DIED alone, as in the ledger it failed in.
+    db.exec(
+      `DELETE FROM suspects WHERE NOT EXISTS (
+         SELECT 1 FROM jobs j WHERE j.image_id = suspects.image_id AND j.task = suspects.task AND j.state <> 'done')`,
+    );
     // Last look, so that a signal taken during a merge too short to reach the first look rolls it back too.
     await stopIfAsked(target, stop);
     db.exec('COMMIT');

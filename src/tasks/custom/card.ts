@@ -78,6 +78,11 @@ export interface ModelCard {
   input: InputSpec & { name?: string };
   output: CardOutput;
   labels: string[];
+  /**
+   * What a worker's first job may take beyond its time limit, to load the model (a large one may
+   * need more than DEFAULT_LOAD_TIMEOUT_SECONDS); undefined for that default.
+   */
+  loadTimeoutSeconds?: number;
   /** The card as written: part of the task's fingerprint, so editing the card redoes its jobs. */
   source: string;
 }
@@ -265,7 +270,7 @@ export function readModelCard(file: string, reserved: ReadonlySet<string>): Mode
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`${where}: expected a JSON object`);
   const fields = new Fields(where, parsed as Record<string, unknown>);
-  fields.only(['$schema', 'id', 'kind', 'description', 'version', 'licence', 'license', 'model', 'sha256', 'input', 'output', 'labels']);
+  fields.only(['$schema', 'id', 'kind', 'description', 'version', 'licence', 'license', 'model', 'sha256', 'loadTimeoutSeconds', 'input', 'output', 'labels']);
   const id = fields.string('id', undefined, TASK_NAME, 'a task name: lower-case letters, digits and dashes, starting with a letter');
   if (reserved.has(id)) throw new UsageError(`${where}: id: '${id}' is already a task; pick another name`);
   const kind = fields.choice('kind', CARD_KINDS);
@@ -277,6 +282,12 @@ export function readModelCard(file: string, reserved: ReadonlySet<string>): Mode
   if (sha256 !== undefined && !/^[0-9a-f]{64}$/.test(sha256)) fields.fail('sha256', '64 lower-case hex digits', sha256);
   const licence = fields.has('licence') ? fields.string('licence') : fields.string('license', 'unknown');
   const labels = readLabels(where, (parsed as Record<string, unknown>).labels, folder);
+  // Above 0: 0 would leave a worker no time at all to load the model. A day at most, as --timeout:
+  // the two are added into one timer, and Node runs a timer over 24.8 days at once.
+  const loadTimeout = fields.raw('loadTimeoutSeconds');
+  if (loadTimeout !== undefined && (typeof loadTimeout !== 'number' || !Number.isFinite(loadTimeout) || loadTimeout <= 0 || loadTimeout > 86_400)) {
+    fields.fail('loadTimeoutSeconds', 'a number of seconds above 0, at most 86400', loadTimeout);
+  }
   return {
     file,
     id,
@@ -290,6 +301,7 @@ export function readModelCard(file: string, reserved: ReadonlySet<string>): Mode
     input: readInput(fields.object_('input')),
     output: readOutput(kind, fields.object_('output')),
     labels,
+    ...(loadTimeout !== undefined ? { loadTimeoutSeconds: loadTimeout as number } : {}),
     source,
   };
 }

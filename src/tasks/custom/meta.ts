@@ -26,11 +26,23 @@ function optionsOf(card: ModelCard): Record<string, OptionSpec> {
   }
 }
 
+/**
+ * The card's text without its `loadTimeoutSeconds` member: a time limit changes no result, so
+ * setting it (what a large model that failed E_TIMEOUT on its load needs) must not redo the jobs
+ * done. The member goes with the comma and spacing that adding it brought (after it, or before it
+ * when it is the last), so that a card it was added to hashes as it did before.
+ */
+function withoutLoadTimeout(source: string): string {
+  const member = String.raw`"loadTimeoutSeconds"\s*:\s*[-+0-9.eE]+`;
+  return source.replace(new RegExp(String.raw`${member}\s*,\s*`), '').replace(new RegExp(String.raw`\s*,\s*${member}`), '');
+}
+
 /** What changes results besides options: the card's text and the model file's identity. */
 function fingerprintOf(card: ModelCard): string {
   const model = statSync(card.model);
   const identity = card.sha256 ?? `${model.size}:${model.mtimeMs}`;
-  return createHash('sha256').update(card.source).update('\0').update(identity).digest('hex');
+  const text = card.loadTimeoutSeconds === undefined ? card.source : withoutLoadTimeout(card.source);
+  return createHash('sha256').update(text).update('\0').update(identity).digest('hex');
 }
 
 export function cardTask(card: ModelCard): TaskMeta {
@@ -44,6 +56,7 @@ export function cardTask(card: ModelCard): TaskMeta {
     concurrency: 'threads',
     threadsPerJob: 1,
     timeoutSeconds: 120,
+    ...(card.loadTimeoutSeconds !== undefined ? { loadTimeoutSeconds: card.loadTimeoutSeconds } : {}),
     options: optionsOf(card),
     worker: new URL('./worker.js', import.meta.url),
     workerConfig: card,
