@@ -6,7 +6,7 @@
 // First, before the modules below load (sharp's loading alone grows the young generation).
 import '../runtime/young-generation.js';
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TaskError, type Handler, type JobInput, type TaskWorkerModule } from '../tasks/contract.js';
@@ -50,14 +50,19 @@ const MAX_FILE_BYTES = 2 ** 31 - 1;
  * file named .jpg would otherwise cost its size in memory to fail as E_DECODE. Smaller files
  * are read and left to the decoder, which gives the precise reason. The device and inode let the
  * artefact writer refuse to replace the input.
+ *
+ * Blocking calls, on purpose: a worker thread runs one job at a time and has nothing else to do
+ * while it reads. Asynchronous ones would queue on libuv's four threads, behind the images that
+ * sharp decodes there for every worker: 0.80x bare sharp on small images, against 0.87x so.
  */
 async function readInput(file: string): Promise<{ bytes: Buffer; input: InputIdentity; file: InputFile }> {
-  const handle = await open(file, 'r');
+  const fd = openSync(file, 'r');
   try {
-    const stats = await handle.stat();
+    const stats = fstatSync(fd);
     if (!stats.isFile()) throw new TaskError('E_READ', 'not a regular file');
     if (stats.size > SNIFF_ABOVE_BYTES) {
-      const { buffer, bytesRead } = await handle.read({ buffer: Buffer.alloc(4096), position: 0 });
+      const buffer = Buffer.alloc(4096);
+      const bytesRead = readSync(fd, buffer, 0, buffer.length, 0);
       const format = signatureOf(buffer.subarray(0, bytesRead));
       if (format === undefined) {
         throw new TaskError('E_DECODE', `not an image: the first bytes of this ${megabytes(stats.size)} file match no format this build decodes (JPEG, PNG, WebP, GIF, TIFF, AVIF/HEIF); it was not read further`);
@@ -66,11 +71,11 @@ async function readInput(file: string): Promise<{ bytes: Buffer; input: InputIde
         throw new TaskError('E_TOO_LARGE', `the ${format.toUpperCase()} file is ${megabytes(stats.size)}: imgpipe reads an image whole, up to 2 GiB`);
       }
     }
-    const bytes = await handle.readFile();
+    const bytes = readFileSync(fd);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     return { bytes, input: { size: stats.size, mtimeMs: stats.mtimeMs, sha256 }, file: { path: file, dev: stats.dev, ino: stats.ino } };
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 

@@ -3,10 +3,11 @@
  * over the job's own input, written under a temporary name and renamed so that no reader ever
  * sees half a file.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdirSync, statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { TaskError } from '../errors.js';
-import { replaceFile } from './atomic-write.js';
+import { replaceFile, replaceFileSync } from './atomic-write.js';
 import type { ArtifactWriter } from '../tasks/contract.js';
 
 /**
@@ -42,15 +43,33 @@ export function imageSuffix(key: string, format: ImageFormat): string {
   return FORMAT_EXTENSIONS[format].some((ext) => lower.endsWith(ext)) ? '' : FORMAT_EXTENSIONS[format][0]!;
 }
 
+function writeFailure(finalPath: string, error: unknown): TaskError {
+  const err = error as NodeJS.ErrnoException;
+  const reason = err.code && !err.message.includes(err.code) ? `${err.code} ${err.message}` : err.message;
+  return new TaskError('E_WRITE', `cannot write ${finalPath}: ${reason}`);
+}
+
 /** Fails with E_WRITE, saying why; a folder missing on the way is made. */
 export async function writeAtomically(finalPath: string, data: Buffer | string): Promise<void> {
   try {
     await mkdir(path.dirname(finalPath), { recursive: true });
     await replaceFile(finalPath, data);
   } catch (error) {
-    const err = error as NodeJS.ErrnoException;
-    const reason = err.code && !err.message.includes(err.code) ? `${err.code} ${err.message}` : err.message;
-    throw new TaskError('E_WRITE', `cannot write ${finalPath}: ${reason}`);
+    throw writeFailure(finalPath, error);
+  }
+}
+
+/**
+ * As `writeAtomically`, blocking: for a worker thread, which runs one job at a time and has
+ * nothing else to do meanwhile. Its file calls then skip libuv's thread pool, where they would
+ * queue behind the images that sharp is decoding there (four threads, shared by every worker).
+ */
+function writeAtomicallySync(finalPath: string, data: Buffer | string): void {
+  try {
+    mkdirSync(path.dirname(finalPath), { recursive: true });
+    replaceFileSync(finalPath, data);
+  } catch (error) {
+    throw writeFailure(finalPath, error);
   }
 }
 
@@ -68,8 +87,13 @@ export interface InputFile {
  * path counts. A destination that does not exist cannot be the input; one that cannot be looked
  * at is left to the write, which says why.
  */
-async function isInput(finalPath: string, input: InputFile): Promise<boolean> {
-  const existing = await stat(finalPath).catch(() => undefined);
+function isInput(finalPath: string, input: InputFile): boolean {
+  let existing;
+  try {
+    existing = statSync(finalPath, { throwIfNoEntry: false });
+  } catch {
+    return false;
+  }
   return existing !== undefined && existing.dev === input.dev && existing.ino === input.ino;
 }
 
@@ -83,10 +107,10 @@ export function createArtifactWriter(outDir: string, task: string, key: string, 
       if (!path.resolve(finalPath).startsWith(path.resolve(outDir) + path.sep)) {
         throw new TaskError('E_WRITE', `refusing to write outside --out: ${relativeToOut}`);
       }
-      if (await isInput(finalPath, input)) {
+      if (isInput(finalPath, input)) {
         throw new TaskError('E_WRITE', `the artefact would overwrite the input itself: ${input.path} (as ${relativeToOut} under --out); choose another --out`);
       }
-      await writeAtomically(finalPath, data);
+      writeAtomicallySync(finalPath, data);
       onWritten?.(typeof data === 'string' ? Buffer.byteLength(data) : data.length);
       return relativeToOut;
     },
