@@ -235,8 +235,7 @@ export function resolveRunSettings(cliInputs: string[], flags: Record<string, un
     const [task, option] = optionKeys.get(key) ?? [];
     if (!task || !option || names.has(task.name)) continue;
     parseOption(`--config ${key}`, task.options[option]!, config[key]);
-    ignored.push(key);
-    ignoredTasks.add(task.name);
+    ignoreFromConfig(key, task.name, key);
   }
   const warnings: string[] = [];
   if (ignored.length > 0) {

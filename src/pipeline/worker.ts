@@ -55,7 +55,7 @@ const MAX_FILE_BYTES = 2 ** 31 - 1;
  * while it reads. Asynchronous ones would queue on libuv's four threads, behind the images that
  * sharp decodes there for every worker: 0.80x bare sharp on small images, against 0.87x so.
  */
-async function readInput(file: string): Promise<{ bytes: Buffer; input: InputIdentity; file: InputFile }> {
+function readInput(file: string): { bytes: Buffer; input: InputIdentity; file: InputFile } {
   const fd = openSync(file, 'r');
   try {
     const stats = fstatSync(fd);
@@ -135,7 +135,7 @@ export default async function runJob(request: WorkerRequest): Promise<WorkerRepl
   // A few microseconds a job: the pool then holds this job to its plain time limit (see pools.ts).
   if (warm.has(request.module)) parentPort?.postMessage({ warmStart: request.job } satisfies WarmStart);
   try {
-    const read = await readInput(request.path);
+    const read = readInput(request.path);
     input = read.input;
     const handler = await handlerFor(request);
     const inputs: Record<string, unknown> = {};
